@@ -1,0 +1,108 @@
+// The ZFS adapter: the only code that knows `zfs` and `zpool` command lines.
+//
+// It runs the programs with argv arrays (never a shell), with timeouts, parses `-H`/`-p` output,
+// and probes the implementation once at start: OpenZFS 2.x (resumable receive, holds, bookmarks,
+// raw and compressed sends, `list -p`) or an older one such as zfs-fuse (pool version 23, none
+// of those). Every name is validated (zfs_names.h) before it reaches a command line.
+// A Zfs object is immutable after probe() and safe to use from several threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/subprocess.h"
+
+namespace zrep {
+
+struct ZfsFeatures {
+  enum class Dialect { kLegacy, kOpenZfs };
+  Dialect dialect = Dialect::kLegacy;
+  std::string version;            // "zfs-2.3.2", or "legacy (no 'zfs version')"
+  int major = 0, minor = 0;
+  bool list_parsable = false;     // zfs list -p
+  bool holds = false;             // zfs hold/release
+  bool bookmarks = false;
+  bool resumable_receive = false; // recv -s, send -t
+  bool raw_send = false;          // send -w
+  bool compressed_send = false;   // send -c
+  bool written_property = false;  // the `written` property
+  bool send_size_estimate = false;// send -n -P
+};
+
+struct SnapshotInfo {
+  std::string name;   // full name "fs@snap"
+  uint64_t guid = 0;
+  uint64_t createtxg = 0;
+  std::optional<int64_t> sent;  // zrep:sent (unix time) when set
+};
+
+struct SendSpec {
+  std::string snapshot;             // fs@snap to send
+  std::optional<std::string> from;  // incremental base (fs@snap); none: full stream
+  bool intermediates = true;        // -I (with `from`) rather than -i
+  bool raw = false;                 // -w (OpenZFS only)
+  bool compressed = false;          // -c (OpenZFS only)
+};
+
+struct RecvSpec {
+  std::string target;      // filesystem to receive into
+  bool force = false;      // -F
+  bool resumable = false;  // -s (OpenZFS only)
+};
+
+class Zfs {
+ public:
+  struct Options {
+    std::string zfs_program = "zfs";
+    std::string zpool_program = "zpool";
+    std::chrono::milliseconds command_timeout{60000};
+  };
+
+  // Runs `zfs version` and sets the features. Fails when no ZFS answers (with what to do).
+  static Result<Zfs> probe(const Options& options);
+  static Result<Zfs> probe() { return probe(Options{}); }
+  const ZfsFeatures& features() const { return features_; }
+
+  Result<bool> exists(const std::string& dataset) const;
+  // Values of `props` (native or user properties) for `dataset`; properties that are unset
+  // ("-") are absent from the map.
+  Result<std::map<std::string, std::string>> get_props(const std::string& dataset,
+                                                       const std::vector<std::string>& props) const;
+  Status set_prop(const std::string& dataset, const std::string& prop, const std::string& value) const;
+  Status inherit_prop(const std::string& dataset, const std::string& prop) const;
+
+  // The snapshots of `fs` (not of its children), oldest first (by createtxg).
+  Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& fs) const;
+  Status snapshot(const std::string& snapshot) const;
+  Status destroy_snapshot(const std::string& snapshot) const;  // retries "dataset is busy" briefly
+  Status destroy_filesystem(const std::string& fs, bool recursive) const;
+  Status rollback(const std::string& snapshot, bool destroy_newer) const;
+  Status create_filesystem(const std::string& fs, bool parents) const;
+  Result<uint64_t> available_bytes(const std::string& dataset) const;
+
+  // Starts `zfs send`; the stream is on the child's stdout.
+  Result<Child> start_send(const SendSpec& spec) const;
+  // Starts `zfs recv`; the stream goes to the child's stdin.
+  Result<Child> start_recv(const RecvSpec& spec) const;
+  // Waits for a send or recv child and maps a failure to a Status whose message carries zfs's
+  // own words and a hint: kModified ("destination has been modified"), kNoSpace ("out of space"),
+  // kAlreadyExists ("destination exists"), kNotFound, otherwise kZfs.
+  Status finish(Child& child, const std::string& what, std::chrono::milliseconds timeout) const;
+
+ private:
+  Zfs(Options options, ZfsFeatures features) : options_(std::move(options)), features_(features) {}
+  Result<ProcessOutput> zfs(const std::vector<std::string>& args) const;  // runs, maps errors
+
+  Options options_;
+  ZfsFeatures features_;
+};
+
+// Maps a failed zfs command's stderr to an error code (pure; unit-tested).
+ErrorCode classify_zfs_error(const std::string& stderr_text);
+
+}  // namespace zrep

@@ -1,0 +1,29 @@
+// A small PKI for a set of agents: one CA, one key and certificate per host (OpenSSL APIs, no
+// `openssl` program). Keys are ECDSA P-256, written mode 0600; certificates are PEM.
+//
+//   DIR/ca.key  DIR/ca.crt          pki_init
+//   DIR/HOST.key  DIR/HOST.crt      pki_issue (CN=HOST, SAN DNS:HOST, client+server auth)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace zrep {
+
+// Makes DIR (0700) if needed and a new CA in it. Refuses (kAlreadyExists) to overwrite an
+// existing ca.key or ca.crt.
+Status pki_init(const std::string& dir, int valid_days = 3650);
+
+// Issues a key and certificate for `host` signed by DIR's CA. `host` must be a valid host name
+// (letters, digits, '-', '.', at most 253 characters). Refuses to overwrite existing files.
+Status pki_issue(const std::string& dir, const std::string& host, int valid_days = 825);
+
+// The names a certificate file carries (subject CN first, then DNS SANs), for `pki show`-style
+// diagnostics and for tests.
+Result<std::vector<std::string>> certificate_names(const std::string& cert_file);
+
+bool is_valid_host_name(const std::string& host);
+
+}  // namespace zrep

@@ -1,0 +1,72 @@
+// Mutually authenticated TLS 1.3 sessions between agents.
+//
+// A peer is accepted only if its certificate chains to the configured CA (and only that CA: the
+// system trust store is never used) and one of its names (subject CN or a DNS SAN) is a peer
+// name the caller allows. The client checks the server the same way against the one name it
+// dialled. TlsContext is immutable after create() and may be shared by threads; a TlsStream is
+// used by one reader and one writer thread at a time (see ByteStream).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/byte_stream.h"
+#include "common/result.h"
+
+namespace zrep {
+
+struct TlsFiles {
+  std::string ca_file;    // PEM, the CA that signs every agent's certificate
+  std::string cert_file;  // PEM, this host's certificate
+  std::string key_file;   // PEM, this host's private key
+};
+
+class TlsContext {
+ public:
+  // Loads and checks the files (key matches certificate, certificate chains to the CA).
+  // Errors name the file and say what is wrong with it.
+  static Result<std::shared_ptr<TlsContext>> create(const TlsFiles& files);
+  ~TlsContext();
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  explicit TlsContext(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class TlsStream : public ByteStream {
+ public:
+  // Client side, on a connected TCP socket `fd` (ownership taken, also on failure).
+  static Result<std::unique_ptr<TlsStream>> connect(TlsContext& ctx, int fd,
+                                                    const std::string& expected_peer,
+                                                    std::chrono::milliseconds timeout);
+  // Server side, on an accepted socket `fd` (ownership taken, also on failure). The peer's
+  // certificate must carry one of `allowed_peers`; the matching name becomes peer_name().
+  static Result<std::unique_ptr<TlsStream>> accept(TlsContext& ctx, int fd,
+                                                   const std::vector<std::string>& allowed_peers,
+                                                   std::chrono::milliseconds timeout);
+  ~TlsStream() override;
+
+  Status write_all(std::span<const uint8_t> data) override;
+  Status read_exact(std::span<uint8_t> out, std::chrono::milliseconds timeout) override;
+  bool readable_now() override;
+  void close() override;
+
+  // The authenticated name of the peer (from its certificate).
+  const std::string& peer_name() const { return peer_name_; }
+
+  struct Impl;
+
+ private:
+  TlsStream(std::unique_ptr<Impl> impl, std::string peer_name);
+  std::unique_ptr<Impl> impl_;
+  std::string peer_name_;
+};
+
+}  // namespace zrep
