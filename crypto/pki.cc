@@ -1,0 +1,266 @@
+#include "crypto/pki.h"
+
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <functional>
+#include <utility>
+
+#include "crypto/openssl_util.h"
+
+namespace zrep {
+namespace {
+
+// Certificates start an hour in the past so that a host whose clock is a little behind the one
+// that issued them still accepts them.
+constexpr long kBackdateSeconds = 3600;
+
+Error openssl_error(std::string_view doing) {
+  return make_error(ErrorCode::kInternal, std::string(doing) + ": " + openssl_errors());
+}
+
+Status ensure_directory(const std::string& dir) {
+  if (dir.empty()) return make_error(ErrorCode::kInvalidArgument, "no PKI directory given");
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::ok();
+    return make_error(ErrorCode::kInvalidArgument, dir + " exists and is not a directory");
+  }
+  if (errno != ENOENT) return file_error(errno, "cannot access", dir);
+  // 0700: the directory holds the CA key.
+  if (::mkdir(dir.c_str(), 0700) != 0) return file_error(errno, "cannot create directory", dir);
+  return Status::ok();
+}
+
+Status refuse_existing(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    return make_error(ErrorCode::kAlreadyExists,
+                      path + " already exists: refusing to overwrite it");
+  }
+  return Status::ok();
+}
+
+// Creates `path` with `mode` (O_EXCL: never replaces a file, and a key is 0600 from its first
+// byte) and fills it with `write`. Removes the file again if anything fails.
+Status write_new_file(const std::string& path, mode_t mode,
+                      const std::function<bool(FILE*)>& write) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) return refuse_existing(path);
+    return file_error(errno, "cannot create", path);
+  }
+  FILE* file = ::fdopen(fd, "w");
+  if (file == nullptr) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    return file_error(err, "cannot write", path);
+  }
+  bool ok = write(file);
+  int err = errno;
+  ok = ok && std::fflush(file) == 0 && ::fsync(fd) == 0;
+  if (!ok) err = errno;
+  if (std::fclose(file) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) {
+    ::unlink(path.c_str());
+    std::string why = ERR_peek_error() != 0 ? openssl_errors() : errno_text(err);
+    return make_error(ErrorCode::kInternal, "cannot write " + path + ": " + why);
+  }
+  return Status::ok();
+}
+
+Status write_key(const std::string& path, EVP_PKEY* key) {
+  return write_new_file(path, 0600, [key](FILE* f) {
+    return PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+  });
+}
+
+Status write_certificate(const std::string& path, X509* cert) {
+  return write_new_file(path, 0644, [cert](FILE* f) { return PEM_write_X509(f, cert) == 1; });
+}
+
+Result<PkeyPtr> make_key() {
+  PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  if (!key) return openssl_error("cannot generate an ECDSA P-256 key");
+  return key;
+}
+
+Status set_random_serial(X509* cert) {
+  std::array<unsigned char, 16> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    return openssl_error("cannot get random bytes for a serial number");
+  }
+  bytes[0] &= 0x7f;  // serial numbers are positive (RFC 5280)
+  BignumPtr serial(BN_bin2bn(bytes.data(), static_cast<int>(bytes.size()), nullptr));
+  if (!serial || BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert)) == nullptr) {
+    return openssl_error("cannot set a serial number");
+  }
+  return Status::ok();
+}
+
+// Adds an extension written in openssl.cnf syntax ("critical,CA:TRUE"). `issuer` is the signing
+// certificate (the certificate itself when self-signed), for authorityKeyIdentifier.
+Status add_extension(X509* cert, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx{};
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509ExtensionPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
+    return openssl_error(std::string("cannot add certificate extension ") + OBJ_nid2sn(nid));
+  }
+  return Status::ok();
+}
+
+struct Issuer {
+  X509* cert = nullptr;  // nullptr: self-signed
+  EVP_PKEY* key = nullptr;
+};
+
+// A v3 certificate for `key` named CN=`common_name`, with `extensions`, signed SHA-256 by
+// `issuer`.
+Result<X509Ptr> make_certificate(const std::string& common_name, EVP_PKEY* key, Issuer issuer,
+                                 int valid_days,
+                                 const std::vector<std::pair<int, std::string>>& extensions) {
+  X509Ptr cert(X509_new());
+  if (!cert) return openssl_error("cannot make a certificate");
+  X509* x = cert.get();
+  if (issuer.cert == nullptr) issuer = Issuer{x, key};
+
+  X509_NAME* name = X509_get_subject_name(x);
+  bool ok = X509_set_version(x, X509_VERSION_3) == 1 &&
+            X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                       reinterpret_cast<const unsigned char*>(common_name.c_str()),
+                                       -1, -1, 0) == 1 &&
+            X509_set_issuer_name(x, X509_get_subject_name(issuer.cert)) == 1 &&
+            X509_gmtime_adj(X509_getm_notBefore(x), -kBackdateSeconds) != nullptr &&
+            X509_time_adj_ex(X509_getm_notAfter(x), valid_days, 0, nullptr) != nullptr &&
+            X509_set_pubkey(x, key) == 1;
+  if (!ok) return openssl_error("cannot fill in the certificate for " + common_name);
+  ZREP_RETURN_IF_ERROR(set_random_serial(x));
+  for (const auto& [nid, value] : extensions) {
+    ZREP_RETURN_IF_ERROR(add_extension(x, issuer.cert, nid, value.c_str()));
+  }
+  if (X509_sign(x, issuer.key, EVP_sha256()) <= 0) {
+    return openssl_error("cannot sign the certificate for " + common_name);
+  }
+  return cert;
+}
+
+Status check_valid_days(int valid_days) {
+  if (valid_days > 0) return Status::ok();
+  return make_error(ErrorCode::kInvalidArgument,
+                    "validity must be at least one day, not " + std::to_string(valid_days));
+}
+
+}  // namespace
+
+bool is_valid_host_name(const std::string& host) {
+  if (host.empty() || host.size() > 253) return false;
+  size_t start = 0;
+  while (start <= host.size()) {
+    size_t end = host.find('.', start);
+    if (end == std::string::npos) end = host.size();
+    size_t length = end - start;
+    if (length < 1 || length > 63) return false;
+    if (host[start] == '-' || host[end - 1] == '-') return false;
+    for (size_t i = start; i < end; ++i) {
+      char c = host[i];
+      bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!ok) return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+Status pki_init(const std::string& dir, int valid_days) {
+  ZREP_RETURN_IF_ERROR(check_valid_days(valid_days));
+  ZREP_RETURN_IF_ERROR(ensure_directory(dir));
+  const std::string key_path = dir + "/ca.key";
+  const std::string cert_path = dir + "/ca.crt";
+  // Check both first so that a refusal leaves nothing half made.
+  ZREP_RETURN_IF_ERROR(refuse_existing(key_path));
+  ZREP_RETURN_IF_ERROR(refuse_existing(cert_path));
+
+  auto key = make_key();
+  if (!key) return key.status();
+  auto cert = make_certificate("zrep-agent CA", key->get(), Issuer{}, valid_days,
+                               {{NID_basic_constraints, "critical,CA:TRUE"},
+                                {NID_key_usage, "critical,keyCertSign,cRLSign"},
+                                {NID_subject_key_identifier, "hash"}});
+  if (!cert) return cert.status();
+
+  ZREP_RETURN_IF_ERROR(write_key(key_path, key->get()));
+  Status written = write_certificate(cert_path, cert->get());
+  if (!written) ::unlink(key_path.c_str());
+  return written;
+}
+
+Status pki_issue(const std::string& dir, const std::string& host, int valid_days) {
+  if (!is_valid_host_name(host)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "'" + host + "' is not a valid host name (letters, digits, '-' and '.', " +
+                          "labels of 1 to 63 characters, at most 253 in all)");
+  }
+  if (host == "ca") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "'ca' cannot be a host name here: ca.key and ca.crt are the CA's own files");
+  }
+  ZREP_RETURN_IF_ERROR(check_valid_days(valid_days));
+
+  const std::string ca_key_path = dir + "/ca.key";
+  const std::string ca_cert_path = dir + "/ca.crt";
+  if (::access(ca_key_path.c_str(), F_OK) != 0 || ::access(ca_cert_path.c_str(), F_OK) != 0) {
+    return make_error(ErrorCode::kNotFound,
+                      "no CA in " + dir + ": run 'zrep-agent pki init " + dir + "' first");
+  }
+  auto ca_key = load_private_key(ca_key_path);
+  if (!ca_key) return ca_key.status();
+  auto ca_cert = load_certificate(ca_cert_path, "CA certificate");
+  if (!ca_cert) return ca_cert.status();
+  if (X509_check_private_key(ca_cert->get(), ca_key->get()) != 1) {
+    openssl_errors();  // drop the queue: the message below says it all
+    return make_error(ErrorCode::kInvalidArgument,
+                      "CA key " + ca_key_path + " does not match CA certificate " + ca_cert_path);
+  }
+
+  const std::string key_path = dir + "/" + host + ".key";
+  const std::string cert_path = dir + "/" + host + ".crt";
+  ZREP_RETURN_IF_ERROR(refuse_existing(key_path));
+  ZREP_RETURN_IF_ERROR(refuse_existing(cert_path));
+
+  auto key = make_key();
+  if (!key) return key.status();
+  auto cert = make_certificate(host, key->get(), Issuer{ca_cert->get(), ca_key->get()}, valid_days,
+                               {{NID_subject_alt_name, "DNS:" + host},
+                                {NID_basic_constraints, "critical,CA:FALSE"},
+                                {NID_key_usage, "critical,digitalSignature"},
+                                {NID_ext_key_usage, "serverAuth,clientAuth"},
+                                {NID_subject_key_identifier, "hash"},
+                                {NID_authority_key_identifier, "keyid:always"}});
+  if (!cert) return cert.status();
+
+  ZREP_RETURN_IF_ERROR(write_key(key_path, key->get()));
+  Status written = write_certificate(cert_path, cert->get());
+  if (!written) ::unlink(key_path.c_str());
+  return written;
+}
+
+Result<std::vector<std::string>> certificate_names(const std::string& cert_file) {
+  auto cert = load_certificate(cert_file, "certificate");
+  if (!cert) return cert.error();
+  return x509_names(cert->get());
+}
+
+}  // namespace zrep

@@ -1,0 +1,321 @@
+#include "crypto/tls.h"
+
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+
+#include "crypto/openssl_util.h"
+#include "crypto/tls_session.h"
+
+namespace zrep {
+
+struct TlsContext::Impl {
+  SslCtxPtr ctx;
+  std::string ca_file;  // named in handshake errors
+};
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// write_all gives up when the peer has taken no data for this long.
+constexpr auto kWriteStallTimeout = std::chrono::seconds(120);
+
+// Peer identity is checked inside the handshake (in the verify callback), so that a refused peer
+// is told so by a TLS alert rather than by a silently closed connection.
+
+int peer_check_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+bool same_host_name(const std::string& a, const std::string& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return lower(x) == lower(y);
+  });
+}
+
+int verify_peer_name(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok != 1) return 0;
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;  // a CA: its names do not matter
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* check = static_cast<TlsStream::Impl::PeerCheck*>(SSL_get_ex_data(ssl, peer_check_index()));
+  if (check == nullptr) return 0;
+  check->presented = x509_names(X509_STORE_CTX_get_current_cert(store));
+  for (const std::string& name : check->acceptable) {
+    for (const std::string& presented : check->presented) {
+      if (same_host_name(name, presented)) {
+        check->matched = name;
+        return 1;
+      }
+    }
+  }
+  check->refused = true;
+  X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+  return 0;
+}
+
+std::string quoted_list(const std::vector<std::string>& names) {
+  if (names.empty()) return "no name";
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "'" : ", '") + name + "'";
+  return text;
+}
+
+Error handshake_error(const TlsStream::Impl& s, const TlsContext::Impl& ctx, const Error& e,
+                      milliseconds timeout) {
+  const auto& check = s.check;
+  if (check.refused && SSL_is_server(s.ssl.get())) {
+    return make_error(
+        ErrorCode::kPermissionDenied,
+        s.peer + " presented certificate for " + quoted_list(check.presented) +
+            ", which is not an allowed peer (allowed: " + quoted_list(check.acceptable) + ")");
+  }
+  if (check.refused) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      s.peer + " presented certificate for " + quoted_list(check.presented) +
+                          ", expected " + quoted_list(check.acceptable));
+  }
+  if (e.code == ErrorCode::kTimeout) {
+    return make_error(ErrorCode::kTimeout, "TLS handshake with " + s.peer + " timed out after " +
+                                               std::to_string(timeout.count()) + " ms");
+  }
+  if (e.code == ErrorCode::kUnavailable) {
+    return make_error(ErrorCode::kUnavailable, "TLS handshake failed: " + e.message);
+  }
+  std::string why = e.message;
+  long verify = SSL_get_verify_result(s.ssl.get());
+  if (verify != X509_V_OK) {
+    why += std::string(" (") + X509_verify_cert_error_string(verify) +
+           "; this host trusts only the CA in " + ctx.ca_file + ")";
+  }
+  return make_error(ErrorCode::kPermissionDenied,
+                    "TLS handshake with " + s.peer + " failed: " + why);
+}
+
+// Runs the handshake on `fd` (owned from the first line, also on failure). The peer must carry
+// one of `acceptable`; the matching name is left in check.matched.
+Result<std::unique_ptr<TlsStream::Impl>> open_session(TlsContext& ctx, int fd, bool server,
+                                                      std::vector<std::string> acceptable,
+                                                      milliseconds timeout) {
+  auto s = std::make_unique<TlsStream::Impl>();
+  s->fd = fd;
+  if (fd < 0) return make_error(ErrorCode::kInvalidArgument, "TLS on an invalid socket");
+  s->peer = describe_peer(fd);
+  s->check.acceptable = std::move(acceptable);
+
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    return make_error(ErrorCode::kInternal,
+                      "cannot make socket non-blocking: " + errno_text(errno));
+  }
+  s->ssl.reset(SSL_new(ctx.impl().ctx.get()));
+  BIO* bio = s->ssl ? new_socket_bio(&s->fd) : nullptr;
+  if (bio == nullptr) {
+    return make_error(ErrorCode::kInternal, "cannot start a TLS session: " + openssl_errors());
+  }
+  SSL_set_bio(s->ssl.get(), bio, bio);
+  if (server) {
+    SSL_set_accept_state(s->ssl.get());
+  } else {
+    SSL_set_connect_state(s->ssl.get());
+  }
+  SSL_set_ex_data(s->ssl.get(), peer_check_index(), &s->check);
+
+  auto done = drive(*s, deadline_after(timeout), [](SSL* ssl) { return SSL_do_handshake(ssl); });
+  if (!done) return handshake_error(*s, ctx.impl(), done.error(), timeout);
+  if (s->check.matched.empty()) {  // the callback saw no certificate: never trust that
+    return make_error(ErrorCode::kPermissionDenied,
+                      "TLS handshake with " + s->peer + " ended without a verified certificate");
+  }
+  return s;
+}
+
+Status check_chains_to_ca(const std::vector<X509Ptr>& ca, X509* cert, const TlsFiles& files) {
+  X509StorePtr store(X509_STORE_new());
+  X509StoreCtxPtr verify(X509_STORE_CTX_new());
+  if (!store || !verify) return make_error(ErrorCode::kInternal, "out of memory");
+  for (const X509Ptr& ca_cert : ca) X509_STORE_add_cert(store.get(), ca_cert.get());
+  if (X509_STORE_CTX_init(verify.get(), store.get(), cert, nullptr) != 1) {
+    return make_error(ErrorCode::kInternal, "cannot check certificate: " + openssl_errors());
+  }
+  if (X509_verify_cert(verify.get()) == 1) return Status::ok();
+  openssl_errors();  // drop the queue: the verify error says it all
+  int err = X509_STORE_CTX_get_error(verify.get());
+  switch (err) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          "certificate " + files.cert_file + " is not signed by the CA in " + files.ca_file);
+    default:
+      return make_error(ErrorCode::kInvalidArgument,
+                        "certificate " + files.cert_file + " does not verify against the CA in " +
+                            files.ca_file + ": " + X509_verify_cert_error_string(err));
+  }
+}
+
+}  // namespace
+
+Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsFiles& files) {
+  auto ca = load_certificates(files.ca_file, "CA");
+  if (!ca) return ca.error();
+  auto cert = load_certificate(files.cert_file, "certificate");
+  if (!cert) return cert.error();
+  auto key = load_private_key(files.key_file);
+  if (!key) return key.error();
+  if (X509_check_private_key(cert->get(), key->get()) != 1) {
+    openssl_errors();  // drop the queue: the message below says it all
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "key file " + files.key_file + " does not match certificate " + files.cert_file);
+  }
+  ZREP_RETURN_IF_ERROR(check_chains_to_ca(*ca, cert->get(), files));
+
+  auto impl = std::make_unique<Impl>();
+  impl->ca_file = files.ca_file;
+  impl->ctx.reset(SSL_CTX_new(TLS_method()));
+  SSL_CTX* ctx = impl->ctx.get();
+  auto fail = [](const std::string& doing) {
+    return make_error(ErrorCode::kInvalidArgument, doing + ": " + openssl_errors());
+  };
+  if (ctx == nullptr) return fail("cannot make a TLS context");
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
+    return fail("this OpenSSL cannot do TLS 1.3");
+  }
+  if (SSL_CTX_use_certificate(ctx, cert->get()) != 1) {
+    return fail("cannot use certificate " + files.cert_file);
+  }
+  if (SSL_CTX_use_PrivateKey(ctx, key->get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    return fail("cannot use key file " + files.key_file + " with certificate " + files.cert_file);
+  }
+  // Only this CA: never the system's default trust store.
+  if (SSL_CTX_load_verify_locations(ctx, files.ca_file.c_str(), nullptr) != 1) {
+    return fail("cannot load CA file " + files.ca_file);
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_peer_name);
+  // No session tickets (nothing to resume, and no post-handshake records to surprise readers).
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  // Non-blocking writes return after each record, so write_all can time out on lack of progress.
+  // Only our own certificate goes on the wire: every peer already has the CA.
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_NO_AUTO_CHAIN);
+  return std::shared_ptr<TlsContext>(new TlsContext(std::move(impl)));
+}
+
+TlsContext::TlsContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TlsContext::~TlsContext() = default;
+
+Result<std::unique_ptr<TlsStream>> TlsStream::connect(TlsContext& ctx, int fd,
+                                                      const std::string& expected_peer,
+                                                      milliseconds timeout) {
+  auto s = open_session(ctx, fd, false, {expected_peer}, timeout);
+  if (!s) return s.error();
+  std::string name = (*s)->check.matched;
+  return std::unique_ptr<TlsStream>(new TlsStream(std::move(*s), std::move(name)));
+}
+
+Result<std::unique_ptr<TlsStream>> TlsStream::accept(TlsContext& ctx, int fd,
+                                                     const std::vector<std::string>& allowed_peers,
+                                                     milliseconds timeout) {
+  auto s = open_session(ctx, fd, true, allowed_peers, timeout);
+  if (!s) return s.error();
+  std::string name = (*s)->check.matched;
+  return std::unique_ptr<TlsStream>(new TlsStream(std::move(*s), std::move(name)));
+}
+
+TlsStream::TlsStream(std::unique_ptr<Impl> impl, std::string peer_name)
+    : impl_(std::move(impl)), peer_name_(std::move(peer_name)) {}
+
+TlsStream::~TlsStream() { TlsStream::close(); }
+
+namespace {
+
+Error stream_error(const TlsStream::Impl& s, const Error& e, const std::string& timeout_message) {
+  switch (e.code) {
+    case ErrorCode::kTimeout:
+      return make_error(ErrorCode::kTimeout, timeout_message);
+    case ErrorCode::kPermissionDenied:
+      return make_error(e.code, s.peer + " refused this host: " + e.message);
+    case ErrorCode::kProtocol:
+      return make_error(e.code, "TLS session with " + s.peer + " failed: " + e.message);
+    default:
+      return e;
+  }
+}
+
+}  // namespace
+
+Status TlsStream::write_all(std::span<const uint8_t> data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    int length = static_cast<int>(std::min<size_t>(data.size() - done, INT_MAX));
+    auto n = drive(*impl_, deadline_after(kWriteStallTimeout),
+                   [&](SSL* ssl) { return SSL_write(ssl, data.data() + done, length); });
+    if (!n) {
+      return stream_error(*impl_, n.error(),
+                          impl_->peer + " accepted no data for " +
+                              std::to_string(kWriteStallTimeout.count()) + " s");
+    }
+    done += static_cast<size_t>(*n);
+  }
+  return Status::ok();
+}
+
+Status TlsStream::read_exact(std::span<uint8_t> out, milliseconds timeout) {
+  size_t done = 0;
+  while (done < out.size()) {
+    int length = static_cast<int>(std::min<size_t>(out.size() - done, INT_MAX));
+    // A new deadline after every piece: the timeout is for a silent peer, not a slow one.
+    auto n = drive(*impl_, deadline_after(timeout),
+                   [&](SSL* ssl) { return SSL_read(ssl, out.data() + done, length); });
+    if (!n) {
+      return stream_error(
+          *impl_, n.error(),
+          "no data from " + impl_->peer + " for " + std::to_string(timeout.count()) + " ms");
+    }
+    done += static_cast<size_t>(*n);
+  }
+  return Status::ok();
+}
+
+bool TlsStream::readable_now() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (SSL_has_pending(impl_->ssl.get()) == 1) return true;
+  }
+  pollfd p{impl_->fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+void TlsStream::close() {
+  if (!impl_ || impl_->closed.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    // Best effort close_notify: one non-blocking try, never waiting for the peer's reply.
+    if (!impl_->broken && SSL_is_init_finished(impl_->ssl.get()) == 1) {
+      SSL_shutdown(impl_->ssl.get());
+    }
+    ERR_clear_error();
+  }
+  // shutdown(), not close(): it wakes a thread blocked in poll() on this fd, and the fd number
+  // cannot be reused under that thread before the destructor runs.
+  ::shutdown(impl_->fd, SHUT_RDWR);
+}
+
+}  // namespace zrep

@@ -1,0 +1,345 @@
+// crypto/: PKI generation, TLS contexts and real TLS 1.3 sessions on loopback TCP, checksums.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crypto/pki.h"
+#include "crypto/stream_checksum.h"
+#include "crypto/tls.h"
+
+namespace zrep {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr milliseconds kHandshakeTimeout{5000};
+
+mode_t file_mode(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+std::vector<uint8_t> as_bytes(const std::string& text) {
+  return std::vector<uint8_t>(text.begin(), text.end());
+}
+
+// A connected loopback TCP pair: {client fd, server fd}.
+std::pair<int, int> tcp_pair() {
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof addr;
+  EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(::listen(listener, 1), 0);
+  EXPECT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &length), 0);
+  int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int server = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  EXPECT_GE(server, 0);
+  ::close(listener);
+  return {client, server};
+}
+
+class CryptoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/zrep-crypto-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    ca_ = root_ + "/pki";
+    other_ = root_ + "/other";
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  // CA in ca_ with alpha, beta, gamma; another CA in other_ with alpha.
+  void make_pkis() {
+    ASSERT_TRUE(pki_init(ca_).is_ok());
+    for (const char* host : {"alpha", "beta", "gamma"}) ASSERT_TRUE(pki_issue(ca_, host).is_ok());
+    ASSERT_TRUE(pki_init(other_).is_ok());
+    ASSERT_TRUE(pki_issue(other_, "alpha").is_ok());
+  }
+
+  static TlsFiles files(const std::string& dir, const std::string& host) {
+    return TlsFiles{dir + "/ca.crt", dir + "/" + host + ".crt", dir + "/" + host + ".key"};
+  }
+
+  static std::shared_ptr<TlsContext> context(const std::string& dir, const std::string& host) {
+    auto ctx = TlsContext::create(files(dir, host));
+    EXPECT_TRUE(ctx.is_ok()) << (ctx ? "" : ctx.error().message);
+    return ctx ? *ctx : nullptr;
+  }
+
+  struct Session {
+    Result<std::unique_ptr<TlsStream>> client = make_error(ErrorCode::kInternal, "not run");
+    Result<std::unique_ptr<TlsStream>> server = make_error(ErrorCode::kInternal, "not run");
+  };
+
+  // Handshakes `client` (dialling `expected`) with `server` (allowing `allowed`) on loopback.
+  static Session handshake(TlsContext& client, const std::string& expected, TlsContext& server,
+                           const std::vector<std::string>& allowed) {
+    auto [client_fd, server_fd] = tcp_pair();
+    Session session;
+    std::thread server_thread([&, fd = server_fd] {
+      session.server = TlsStream::accept(server, fd, allowed, kHandshakeTimeout);
+    });
+    session.client = TlsStream::connect(client, client_fd, expected, kHandshakeTimeout);
+    server_thread.join();
+    return session;
+  }
+
+  std::string root_, ca_, other_;
+};
+
+TEST_F(CryptoTest, PkiInitMakesPrivateCaKeyAndRefusesToOverwrite) {
+  ASSERT_TRUE(pki_init(ca_).is_ok());
+  EXPECT_EQ(file_mode(ca_), 0700u);
+  EXPECT_EQ(file_mode(ca_ + "/ca.key"), 0600u);
+  EXPECT_EQ(file_mode(ca_ + "/ca.crt") & 0600u, 0600u);
+  auto names = certificate_names(ca_ + "/ca.crt");
+  ASSERT_TRUE(names.is_ok());
+  EXPECT_EQ(names->front(), "zrep-agent CA");
+
+  Status again = pki_init(ca_);
+  ASSERT_FALSE(again.is_ok());
+  EXPECT_EQ(again.code(), ErrorCode::kAlreadyExists);
+  EXPECT_NE(again.message().find(ca_ + "/ca.key"), std::string::npos) << again.message();
+}
+
+TEST_F(CryptoTest, PkiIssueMakesHostKeyAndCertificate) {
+  Status no_ca = pki_issue(ca_, "alpha");
+  ASSERT_FALSE(no_ca.is_ok());
+  EXPECT_NE(no_ca.message().find("pki init"), std::string::npos) << no_ca.message();
+
+  ASSERT_TRUE(pki_init(ca_).is_ok());
+  ASSERT_TRUE(pki_issue(ca_, "alpha").is_ok());
+  EXPECT_EQ(file_mode(ca_ + "/alpha.key"), 0600u);
+  auto names = certificate_names(ca_ + "/alpha.crt");
+  ASSERT_TRUE(names.is_ok()) << names.error().message;
+  EXPECT_EQ(names->front(), "alpha");
+  EXPECT_NE(std::find(names->begin(), names->end(), "alpha"), names->end());
+
+  Status again = pki_issue(ca_, "alpha");
+  EXPECT_EQ(again.code(), ErrorCode::kAlreadyExists);
+}
+
+TEST_F(CryptoTest, HostileHostNamesAreRefused) {
+  ASSERT_TRUE(pki_init(ca_).is_ok());
+  for (const std::string& host : std::vector<std::string>{
+           "", "..", "a b", "-x", "x-", "../x", "x/y", "a..b", "x.", std::string(64, 'a'), "a_b"}) {
+    EXPECT_FALSE(is_valid_host_name(host)) << host;
+    Status issued = pki_issue(ca_, host);
+    EXPECT_EQ(issued.code(), ErrorCode::kInvalidArgument) << host;
+  }
+  for (const std::string& host :
+       std::vector<std::string>{"alpha", "db-1.example.com", "A9", std::string(63, 'a')}) {
+    EXPECT_TRUE(is_valid_host_name(host)) << host;
+  }
+  EXPECT_FALSE(is_valid_host_name(std::string(127, 'a') + "." + std::string(126, 'b')));
+}
+
+TEST_F(CryptoTest, ContextCreationExplainsBadFiles) {
+  make_pkis();
+  TlsFiles missing = files(ca_, "alpha");
+  missing.key_file = ca_ + "/nope.key";
+  auto no_key = TlsContext::create(missing);
+  ASSERT_FALSE(no_key.is_ok());
+  EXPECT_NE(no_key.error().message.find("cannot read key file " + missing.key_file),
+            std::string::npos)
+      << no_key.error().message;
+  EXPECT_NE(no_key.error().message.find("No such file"), std::string::npos);
+
+  TlsFiles mismatched = files(ca_, "alpha");
+  mismatched.key_file = ca_ + "/beta.key";
+  auto wrong_key = TlsContext::create(mismatched);
+  ASSERT_FALSE(wrong_key.is_ok());
+  EXPECT_NE(wrong_key.error().message.find("does not match"), std::string::npos)
+      << wrong_key.error().message;
+
+  TlsFiles foreign = files(other_, "alpha");
+  foreign.ca_file = ca_ + "/ca.crt";
+  auto other_ca = TlsContext::create(foreign);
+  ASSERT_FALSE(other_ca.is_ok());
+  EXPECT_EQ(other_ca.error().message,
+            "certificate " + foreign.cert_file + " is not signed by the CA in " + foreign.ca_file);
+
+  std::ofstream(root_ + "/junk.crt") << "not a certificate\n";
+  TlsFiles junk = files(ca_, "alpha");
+  junk.cert_file = root_ + "/junk.crt";
+  auto bad_cert = TlsContext::create(junk);
+  ASSERT_FALSE(bad_cert.is_ok());
+  EXPECT_NE(bad_cert.error().message.find(junk.cert_file), std::string::npos);
+}
+
+TEST_F(CryptoTest, SameCaPeersTalkBothWays) {
+  make_pkis();
+  auto alpha = context(ca_, "alpha");
+  auto beta = context(ca_, "beta");
+  Session session = handshake(*alpha, "beta", *beta, {"gamma", "alpha"});
+  ASSERT_TRUE(session.client.is_ok()) << session.client.error().message;
+  ASSERT_TRUE(session.server.is_ok()) << session.server.error().message;
+  TlsStream& client = **session.client;
+  TlsStream& server = **session.server;
+  EXPECT_EQ(client.peer_name(), "beta");
+  EXPECT_EQ(server.peer_name(), "alpha");
+
+  // 1 MiB each way at once: the client writes from one thread and reads from another, the
+  // server echoes.
+  std::vector<uint8_t> sent(1 << 20);
+  for (size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<uint8_t>(i * 7 + i / 1000);
+  auto writer = std::async(std::launch::async, [&] { return client.write_all(sent); });
+  auto echo = std::async(std::launch::async, [&]() -> Status {
+    std::vector<uint8_t> chunk(65536);
+    for (size_t done = 0; done < sent.size(); done += chunk.size()) {
+      ZREP_RETURN_IF_ERROR(server.read_exact(chunk, milliseconds(5000)));
+      ZREP_RETURN_IF_ERROR(server.write_all(chunk));
+    }
+    return Status::ok();
+  });
+  std::vector<uint8_t> received(sent.size());
+  Status read = client.read_exact(received, milliseconds(5000));
+  EXPECT_TRUE(writer.get().is_ok());
+  EXPECT_TRUE(echo.get().is_ok());
+  ASSERT_TRUE(read.is_ok()) << read.message();
+  EXPECT_TRUE(received == sent);
+  EXPECT_FALSE(client.readable_now());
+
+  // A silent peer: read_exact gives up after about the timeout.
+  std::vector<uint8_t> byte(1);
+  auto start = Clock::now();
+  Status silent = server.read_exact(byte, milliseconds(200));
+  auto waited = Clock::now() - start;
+  EXPECT_EQ(silent.code(), ErrorCode::kTimeout);
+  EXPECT_GE(waited, milliseconds(190));
+  EXPECT_LT(waited, milliseconds(2000));
+
+  ASSERT_TRUE(server.write_all(as_bytes("x")).is_ok());
+  ASSERT_TRUE(client.read_exact(byte, milliseconds(1000)).is_ok());
+  EXPECT_EQ(byte[0], 'x');
+
+  // The server hangs up: the client's read fails as "closed by peer", not as a timeout.
+  server.close();
+  Status closed = client.read_exact(byte, milliseconds(5000));
+  EXPECT_EQ(closed.code(), ErrorCode::kUnavailable);
+  EXPECT_NE(closed.message().find("connection closed by peer"), std::string::npos)
+      << closed.message();
+}
+
+TEST_F(CryptoTest, CloseWakesABlockedReader) {
+  make_pkis();
+  auto alpha = context(ca_, "alpha");
+  auto beta = context(ca_, "beta");
+  Session session = handshake(*alpha, "beta", *beta, {"alpha"});
+  ASSERT_TRUE(session.client.is_ok() && session.server.is_ok());
+  TlsStream& client = **session.client;
+  auto start = Clock::now();
+  auto reader = std::async(std::launch::async, [&] {
+    std::vector<uint8_t> byte(1);
+    return client.read_exact(byte, milliseconds(10000));
+  });
+  std::this_thread::sleep_for(milliseconds(100));
+  client.close();
+  EXPECT_EQ(reader.get().code(), ErrorCode::kUnavailable);
+  EXPECT_LT(Clock::now() - start, milliseconds(5000));
+  EXPECT_FALSE(client.write_all(as_bytes("late")).is_ok());
+}
+
+TEST_F(CryptoTest, PeerFromAnotherCaIsRefusedByBothSides) {
+  make_pkis();
+  auto foreign = context(other_, "alpha");
+  auto beta = context(ca_, "beta");
+  Session session = handshake(*foreign, "beta", *beta, {"alpha"});
+  ASSERT_FALSE(session.client.is_ok());
+  ASSERT_FALSE(session.server.is_ok());
+  EXPECT_EQ(session.client.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(session.server.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(session.client.error().message.find("certificate verify failed"), std::string::npos)
+      << session.client.error().message;
+}
+
+TEST_F(CryptoTest, ServerRefusesANameItDoesNotAllow) {
+  make_pkis();
+  auto gamma = context(ca_, "gamma");
+  auto beta = context(ca_, "beta");
+  Session session = handshake(*gamma, "beta", *beta, {"alpha"});
+  ASSERT_FALSE(session.server.is_ok());
+  EXPECT_EQ(session.server.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(session.server.error().message.find("'gamma'"), std::string::npos)
+      << session.server.error().message;
+  // TLS 1.3: the client finishes first, then learns of the refusal from the server's alert.
+  if (session.client.is_ok()) {
+    std::vector<uint8_t> byte(1);
+    Status read = (*session.client)->read_exact(byte, milliseconds(5000));
+    EXPECT_EQ(read.code(), ErrorCode::kPermissionDenied) << read.message();
+  }
+}
+
+TEST_F(CryptoTest, ClientRefusesAServerWithTheWrongName) {
+  make_pkis();
+  auto alpha = context(ca_, "alpha");
+  auto gamma = context(ca_, "gamma");
+  Session session = handshake(*alpha, "beta", *gamma, {"alpha"});
+  ASSERT_FALSE(session.client.is_ok());
+  EXPECT_EQ(session.client.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(session.client.error().message.find("presented certificate for 'gamma', expected "
+                                                "'beta'"),
+            std::string::npos)
+      << session.client.error().message;
+  EXPECT_FALSE(session.server.is_ok());
+}
+
+TEST_F(CryptoTest, GarbageAndSilenceFailTheHandshakeCleanly) {
+  make_pkis();
+  auto beta = context(ca_, "beta");
+  {
+    auto [client_fd, server_fd] = tcp_pair();
+    const std::string request = "GET / HTTP/1.0\r\n\r\n";
+    ASSERT_EQ(::send(client_fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    auto accepted = TlsStream::accept(*beta, server_fd, {"alpha"}, milliseconds(2000));
+    ASSERT_FALSE(accepted.is_ok());
+    EXPECT_NE(accepted.error().code, ErrorCode::kTimeout) << accepted.error().message;
+    ::close(client_fd);
+  }
+  {
+    auto [client_fd, server_fd] = tcp_pair();
+    auto start = Clock::now();
+    auto accepted = TlsStream::accept(*beta, server_fd, {"alpha"}, milliseconds(300));
+    ASSERT_FALSE(accepted.is_ok());
+    EXPECT_EQ(accepted.error().code, ErrorCode::kTimeout);
+    EXPECT_LT(Clock::now() - start, milliseconds(3000));
+    ::close(client_fd);
+  }
+}
+
+TEST(StreamChecksumTest, KnownSha256) {
+  StreamChecksum sum;
+  sum.update(as_bytes("a"));
+  sum.update(as_bytes(""));
+  sum.update(as_bytes("bc"));
+  auto digest = sum.finish();
+  EXPECT_EQ(StreamChecksum::hex(digest),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  StreamChecksum empty;
+  EXPECT_EQ(StreamChecksum::hex(empty.finish()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+}  // namespace
+}  // namespace zrep
