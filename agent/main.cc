@@ -1,1 +1,4 @@
-int main() { return 0; }
+// zrep-agent: the daemon and its command-line client in one binary.
+#include "agent/cli.h"
+
+int main(int argc, char** argv) { return zrep::run_cli(argc, argv); }

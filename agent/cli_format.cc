@@ -1,0 +1,113 @@
+#include "agent/cli_format.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace zrep {
+namespace {
+
+using nlohmann::json;
+
+std::string str(const json& j, const char* key, const char* fallback = "-") {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (j[key].is_string())
+    return j[key].get<std::string>().empty() ? fallback : j[key].get<std::string>();
+  return j[key].dump();
+}
+
+// Left-aligned columns wide enough for every cell.
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows) {
+    width.resize(std::max(width.size(), r.size()));
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string human_bytes(uint64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+std::string human_duration(int64_t seconds) {
+  if (seconds < 0) seconds = 0;
+  if (seconds < 60) return fmt::format("{}s", seconds);
+  if (seconds < 3600) return fmt::format("{}m {}s", seconds / 60, seconds % 60);
+  if (seconds < 86400) return fmt::format("{}h {}m", seconds / 3600, (seconds % 3600) / 60);
+  return fmt::format("{}d {}h", seconds / 86400, (seconds % 86400) / 3600);
+}
+
+std::string format_init(const json& r) {
+  return fmt::format("{} -> {}:{}: sent {} ({} in {:.1f} s), GUID verified\n", str(r, "fs"),
+                     str(r, "dest_host"), str(r, "dest_fs"), str(r, "snapshot"),
+                     human_bytes(r.value("bytes", uint64_t{0})), r.value("seconds", 0.0));
+}
+
+std::string format_sync(const json& results) {
+  std::string out;
+  for (const auto& r : results) {
+    if (!r.value("ok", false)) {
+      out += fmt::format("{}: FAILED: {}\n", str(r, "fs"), str(r, "error"));
+      continue;
+    }
+    out += fmt::format("{} -> {}:{}: sent {} ({} in {:.2f} s), GUID verified\n", str(r, "fs"),
+                       str(r, "dest_host"), str(r, "dest_fs"), str(r, "snapshot"),
+                       human_bytes(r.value("bytes", uint64_t{0})), r.value("seconds", 0.0));
+  }
+  if (results.empty()) out = "nothing to sync: this host masters no zrep filesystem\n";
+  return out;
+}
+
+std::string format_list(const json& rows) {
+  if (rows.empty()) return "no zrep filesystems on this host\n";
+  std::vector<std::vector<std::string>> t{{"FILESYSTEM", "ROLE", "SOURCE", "DESTINATION"}};
+  for (const auto& r : rows) {
+    t.push_back({str(r, "fs"), str(r, "role"), str(r, "src_host") + ":" + str(r, "src_fs"),
+                 str(r, "dest_host") + ":" + str(r, "dest_fs")});
+  }
+  return table(t);
+}
+
+std::string format_status(const json& rows, int64_t now) {
+  if (rows.empty()) return "no zrep filesystems on this host\n";
+  std::vector<std::vector<std::string>> t{
+      {"FILESYSTEM", "ROLE", "PEER", "LAST SYNC", "SNAPSHOT", "UNSENT", "STATE"}};
+  for (const auto& r : rows) {
+    std::string last = "never";
+    if (r.contains("last_sync_time")) {
+      last = human_duration(now - r["last_sync_time"].get<int64_t>()) + " ago";
+    }
+    std::string state = "ok";
+    if (r.contains("running"))
+      state = "running " + str(r, "running");
+    else if (r.contains("last_error"))
+      state = "ERROR: " + str(r, "last_error");
+    std::string snap = str(r, "last_synced_snapshot");
+    if (auto at = snap.find('@'); at != std::string::npos) snap = snap.substr(at + 1);
+    t.push_back({str(r, "fs"), str(r, "role"), str(r, "peer") + ":" + str(r, "peer_fs"), last, snap,
+                 str(r, "unsent_snapshots", "0"), state});
+  }
+  return table(t);
+}
+
+}  // namespace zrep

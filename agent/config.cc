@@ -1,0 +1,270 @@
+#include "agent/config.h"
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "agent/zfs_names.h"
+#include "crypto/pki.h"
+
+namespace zrep {
+namespace {
+
+Error config_error(std::string_view source, std::string_view what) {
+  return make_error(ErrorCode::kInvalidArgument,
+                    "config " + std::string(source) + ": " + std::string(what));
+}
+
+Result<std::string> required_string(const toml::table& t, std::string_view key,
+                                    std::string_view where, std::string_view source) {
+  const auto* node = t.get(key);
+  if (node == nullptr) {
+    return config_error(source, std::string(where) + "'" + std::string(key) + "' is missing");
+  }
+  auto v = node->value<std::string>();
+  if (!v || v->empty()) {
+    return config_error(
+        source, std::string(where) + "'" + std::string(key) + "' must be a non-empty string");
+  }
+  return *v;
+}
+
+Result<std::optional<std::string>> optional_string(const toml::table& t, std::string_view key,
+                                                   std::string_view where,
+                                                   std::string_view source) {
+  const auto* node = t.get(key);
+  if (node == nullptr) return std::optional<std::string>();
+  auto v = node->value<std::string>();
+  if (!v || v->empty()) {
+    return config_error(
+        source, std::string(where) + "'" + std::string(key) + "' must be a non-empty string");
+  }
+  return std::optional<std::string>(*v);
+}
+
+Result<std::chrono::seconds> optional_seconds(const toml::table& t, std::string_view key,
+                                              std::chrono::seconds fallback,
+                                              std::string_view source) {
+  const auto* node = t.get(key);
+  if (node == nullptr) return fallback;
+  auto v = node->value<int64_t>();
+  if (!v || *v <= 0 || *v > 86400) {
+    return config_error(source,
+                        "'" + std::string(key) + "' must be a whole number of seconds (1-86400)");
+  }
+  return std::chrono::seconds(*v);
+}
+
+Status check_known_keys(const toml::table& t, const std::set<std::string>& known,
+                        std::string_view where, std::string_view source) {
+  for (const auto& [k, v] : t) {
+    if (!known.contains(std::string(k.str()))) {
+      return config_error(source, "unknown key " + std::string(where) + "'" + std::string(k.str()) +
+                                      "' (check the spelling against zrep-agent.toml.example)");
+    }
+  }
+  return Status::ok();
+}
+
+Result<PeerConfig> parse_peer(const toml::table& t, size_t index, std::string_view source) {
+  std::string where = "in [[peer]] #" + std::to_string(index + 1) + ": ";
+  ZREP_RETURN_IF_ERROR(check_known_keys(t, {"name", "address", "datasets"}, where, source));
+  PeerConfig peer;
+  auto name = required_string(t, "name", where, source);
+  if (!name) return name.error();
+  peer.name = *name;
+  if (!is_valid_host_name(peer.name)) {
+    return config_error(source, where + "'" + peer.name + "' is not a valid host name");
+  }
+  where = "in [[peer]] '" + peer.name + "': ";
+  auto address = optional_string(t, "address", where, source);
+  if (!address) return address.error();
+  if (*address) {
+    auto ep = parse_endpoint(**address);
+    if (!ep) return config_error(source, where + ep.error().message);
+    peer.address = *ep;
+  }
+  const auto* datasets = t.get("datasets");
+  if (datasets != nullptr) {
+    const auto* arr = datasets->as_array();
+    if (arr == nullptr) return config_error(source, where + "'datasets' must be a list of strings");
+    for (const auto& item : *arr) {
+      auto ds = item.value<std::string>();
+      if (!ds) return config_error(source, where + "'datasets' must be a list of strings");
+      if (Status s = validate_dataset_name(*ds); !s) {
+        return config_error(source, where + s.message());
+      }
+      peer.datasets.push_back(*ds);
+    }
+  }
+  return peer;
+}
+
+}  // namespace
+
+std::string Endpoint::to_string() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+Result<Endpoint> parse_endpoint(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return make_error(ErrorCode::kInvalidArgument, "bad address '" + std::string(text) +
+                                                       "': " + std::string(why) +
+                                                       " (expected HOST:PORT or [IPV6]:PORT)");
+  };
+  Endpoint ep;
+  std::string_view port_text;
+  if (text.empty()) return bad("empty");
+  if (text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return bad("missing ']'");
+    ep.host = std::string(text.substr(1, close - 1));
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return bad("expected ':' after ']'");
+      port_text = rest.substr(1);
+    }
+  } else {
+    auto colon = text.rfind(':');
+    if (colon != std::string_view::npos && text.find(':') != colon) {
+      return bad("an IPv6 address must be written in brackets");
+    }
+    ep.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = text.substr(colon + 1);
+  }
+  if (ep.host.empty()) return bad("no host");
+  for (char c : ep.host) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+          c == '_')) {
+      return bad("the host has characters that are not allowed");
+    }
+  }
+  if (port_text.empty()) {
+    ep.port = kDefaultPort;
+  } else {
+    unsigned value = 0;
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || value == 0 ||
+        value > 65535) {
+      return bad("the port must be a number from 1 to 65535");
+    }
+    ep.port = static_cast<uint16_t>(value);
+  }
+  return ep;
+}
+
+const PeerConfig* Config::find_peer(std::string_view name) const {
+  for (const auto& p : peers) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Config::peer_names() const {
+  std::vector<std::string> names;
+  for (const auto& p : peers) names.push_back(p.name);
+  return names;
+}
+
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
+    return config_error(source_name, where.str() + ": " + std::string(e.description()));
+  }
+  ZREP_RETURN_IF_ERROR(check_known_keys(root,
+                                        {"host", "listen", "control_socket", "log_level",
+                                         "connect_timeout", "io_timeout", "tls", "peer"},
+                                        "", source_name));
+  Config cfg;
+  cfg.source = std::string(source_name);
+  auto host = required_string(root, "host", "", source_name);
+  if (!host) return host.error();
+  cfg.host = *host;
+  if (!is_valid_host_name(cfg.host)) {
+    return config_error(source_name, "'host' = '" + cfg.host + "' is not a valid host name");
+  }
+  auto listen = optional_string(root, "listen", "", source_name);
+  if (!listen) return listen.error();
+  if (*listen) {
+    auto ep = parse_endpoint(**listen);
+    if (!ep) return config_error(source_name, "'listen': " + ep.error().message);
+    cfg.listen = *ep;
+  }
+  auto sock = optional_string(root, "control_socket", "", source_name);
+  if (!sock) return sock.error();
+  if (*sock) cfg.control_socket = **sock;
+  if (cfg.control_socket.front() != '/') {
+    return config_error(source_name, "'control_socket' must be an absolute path");
+  }
+  auto level = optional_string(root, "log_level", "", source_name);
+  if (!level) return level.error();
+  if (*level) cfg.log_level = **level;
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  if (!kLevels.contains(cfg.log_level)) {
+    return config_error(source_name, "'log_level' must be one of trace, debug, info, warn, error");
+  }
+  auto ct = optional_seconds(root, "connect_timeout", cfg.connect_timeout, source_name);
+  if (!ct) return ct.error();
+  cfg.connect_timeout = *ct;
+  auto io = optional_seconds(root, "io_timeout", cfg.io_timeout, source_name);
+  if (!io) return io.error();
+  cfg.io_timeout = *io;
+
+  const auto* tls = root.get_as<toml::table>("tls");
+  if (tls == nullptr) {
+    return config_error(
+        source_name, "the [tls] table is missing (ca, cert, key; make them with 'zrep-agent pki')");
+  }
+  ZREP_RETURN_IF_ERROR(check_known_keys(*tls, {"ca", "cert", "key"}, "in [tls]: ", source_name));
+  for (auto [key, field] : {std::pair{"ca", &cfg.ca_file}, std::pair{"cert", &cfg.cert_file},
+                            std::pair{"key", &cfg.key_file}}) {
+    auto v = required_string(*tls, key, "in [tls]: ", source_name);
+    if (!v) return v.error();
+    *field = *v;
+  }
+
+  if (const auto* peers = root.get("peer")) {
+    const auto* arr = peers->as_array();
+    if (arr == nullptr) {
+      return config_error(source_name, "'peer' must be written as [[peer]] tables");
+    }
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const auto* t = (*arr)[i].as_table();
+      if (t == nullptr)
+        return config_error(source_name, "'peer' must be written as [[peer]] tables");
+      auto peer = parse_peer(*t, i, source_name);
+      if (!peer) return peer.error();
+      if (peer->name == cfg.host) {
+        return config_error(source_name, "peer '" + peer->name + "' has this host's own name");
+      }
+      if (cfg.find_peer(peer->name) != nullptr) {
+        return config_error(source_name, "peer '" + peer->name + "' is listed twice");
+      }
+      cfg.peers.push_back(std::move(*peer));
+    }
+  }
+  return cfg;
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return make_error(
+        ErrorCode::kNotFound,
+        "cannot read config file " + path +
+            " (give another with --config FILE, or see deploy/zrep-agent.toml.example)");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+}  // namespace zrep

@@ -1,0 +1,54 @@
+// The daemon's configuration: a TOML file (deploy/zrep-agent.toml.example documents every key).
+//
+// parse_config() is pure and checks everything it can without touching the system: names,
+// addresses, duplicate peers. A Config is a plain value, immutable once loaded.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace zrep {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/zrep-agent/zrep-agent.toml";
+inline constexpr const char* kDefaultControlSocket = "/run/zrep-agent/zrep-agent.sock";
+inline constexpr uint16_t kDefaultPort = 7450;
+
+struct Endpoint {
+  std::string host;  // name or address ("::1" without brackets)
+  uint16_t port = 0;
+  std::string to_string() const;
+};
+
+// "host:port", "[v6addr]:port", or "host" (default port).
+Result<Endpoint> parse_endpoint(std::string_view text);
+
+struct PeerConfig {
+  std::string name;                 // the name in the peer's certificate
+  std::optional<Endpoint> address;  // absent: this host never dials the peer
+  std::vector<std::string> datasets;  // datasets here (and below) the peer may read or write
+};
+
+struct Config {
+  std::string source;  // file the config came from, for messages
+  std::string host;    // this host's name; must match its certificate
+  std::optional<Endpoint> listen;
+  std::string control_socket = kDefaultControlSocket;
+  std::string ca_file, cert_file, key_file;
+  std::string log_level = "info";
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds io_timeout{120};
+  std::vector<PeerConfig> peers;
+
+  const PeerConfig* find_peer(std::string_view name) const;
+  std::vector<std::string> peer_names() const;
+};
+
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name);
+Result<Config> load_config(const std::string& path);
+
+}  // namespace zrep

@@ -1,0 +1,187 @@
+#include "agent/daemon.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <asio.hpp>
+#include <filesystem>
+#include <random>
+
+#include "agent/control_server.h"
+#include "agent/net.h"
+#include "agent/peer_service.h"
+#include "agent/replicator.h"
+#include "agent/session_registry.h"
+
+namespace zrep {
+namespace {
+
+std::string random_instance_id() {
+  std::random_device rd;
+  std::uniform_int_distribution<uint64_t> dist;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(dist(rd)));
+  return buf;
+}
+
+// Removes a stale control socket, refusing when a live daemon answers on it.
+Status prepare_control_socket(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) {
+    return make_error(ErrorCode::kInternal,
+                      "cannot create the directory of " + path + ": " + ec.message());
+  }
+  if (!fs::exists(fs::symlink_status(path, ec))) return Status::ok();
+  if (auto fd = unix_connect(path)) {
+    ::close(*fd);
+    return make_error(ErrorCode::kAlreadyExists,
+                      "another zrep-agent daemon already serves " + path +
+                          "; stop it first, or give this one another control_socket");
+  }
+  if (!fs::is_socket(fs::symlink_status(path, ec))) {
+    return make_error(ErrorCode::kAlreadyExists,
+                      path + " exists and is not a socket; refusing to remove it");
+  }
+  fs::remove(path, ec);
+  return Status::ok();
+}
+
+}  // namespace
+
+struct Daemon::State {
+  Config config;
+  Zfs zfs;
+  std::shared_ptr<TlsContext> tls;
+  std::string instance_id = random_instance_id();
+  Replicator replicator{config, zfs, *tls, instance_id};
+  SessionRegistry sessions;
+  asio::io_context io;
+  asio::ip::tcp::acceptor peer_acceptor{io};
+  asio::local::stream_protocol::acceptor control_acceptor{io};
+  asio::signal_set signals{io, SIGINT, SIGTERM};
+
+  State(Config c, Zfs z, std::shared_ptr<TlsContext> t)
+      : config(std::move(c)), zfs(std::move(z)), tls(std::move(t)) {}
+
+  void accept_peers() {
+    peer_acceptor.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        std::string from = socket.remote_endpoint().address().to_string();
+        int fd = socket.release();
+        if (!sessions.spawn([this, fd, from] { serve_peer(fd, from); })) ::close(fd);
+      } else {
+        spdlog::warn("accepting a peer connection failed: {}", ec.message());
+      }
+      accept_peers();
+    });
+  }
+
+  void accept_control() {
+    control_acceptor.async_accept(
+        [this](const asio::error_code& ec, asio::local::stream_protocol::socket socket) {
+          if (ec == asio::error::operation_aborted) return;
+          if (!ec) {
+            int fd = socket.release();
+            if (!sessions.spawn([this, fd] { serve_control(fd); })) ::close(fd);
+          }
+          accept_control();
+        });
+  }
+
+  void serve_peer(int fd, const std::string& from) {
+    auto session = accept_peer(config, *tls, fd, make_hello(config, zfs.features(), instance_id));
+    if (!session) {
+      spdlog::warn("peer connection from {} refused: {}", from, session.error().message);
+      return;
+    }
+    ScopedStream registered(sessions, (*session)->stream.get());
+    spdlog::info("peer {} connected from {}", (*session)->peer_name, from);
+    PeerService service(config, zfs, **session);
+    Status ended = service.serve();
+    if (ended.code() == ErrorCode::kUnavailable) {
+      spdlog::debug("peer {} disconnected", (*session)->peer_name);
+    } else {
+      spdlog::warn("peer {} session ended: {}", (*session)->peer_name, ended.message());
+    }
+  }
+
+  void serve_control(int fd) {
+    FdStream stream(fd);
+    ScopedStream registered(sessions, &stream);
+    FrameChannel channel(stream);
+    serve_control_connection(channel, replicator);
+  }
+
+  Status bind() {
+    if (config.listen) {
+      asio::error_code ec;
+      asio::ip::tcp::resolver resolver(io);
+      auto results = resolver.resolve(config.listen->host, std::to_string(config.listen->port), ec);
+      if (ec || results.empty()) {
+        return make_error(
+            ErrorCode::kInvalidArgument,
+            "cannot resolve listen address " + config.listen->to_string() + ": " + ec.message());
+      }
+      auto ep = results.begin()->endpoint();
+      peer_acceptor.open(ep.protocol(), ec);
+      if (!ec) peer_acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) peer_acceptor.bind(ep, ec);
+      if (!ec) peer_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        return make_error(ErrorCode::kUnavailable,
+                          "cannot listen on " + config.listen->to_string() + ": " + ec.message());
+      }
+    }
+    ZREP_RETURN_IF_ERROR(prepare_control_socket(config.control_socket));
+    asio::error_code ec;
+    asio::local::stream_protocol::endpoint ep(config.control_socket);
+    mode_t old = ::umask(0077);  // the socket is born 0600: root only
+    control_acceptor.open(ep.protocol(), ec);
+    if (!ec) control_acceptor.bind(ep, ec);
+    if (!ec) control_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    ::umask(old);
+    if (ec) {
+      return make_error(ErrorCode::kUnavailable, "cannot listen on control socket " +
+                                                     config.control_socket + ": " + ec.message());
+    }
+    ::chmod(config.control_socket.c_str(), 0600);
+    return Status::ok();
+  }
+};
+
+Daemon::Daemon(Config config, Zfs zfs, std::shared_ptr<TlsContext> tls)
+    : state_(std::make_unique<State>(std::move(config), std::move(zfs), std::move(tls))) {}
+
+Daemon::~Daemon() = default;
+
+Status Daemon::run() {
+  State& s = *state_;
+  ZREP_RETURN_IF_ERROR(s.bind());
+  s.signals.async_wait([&s](const asio::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", signo);
+    asio::error_code ignored;
+    s.peer_acceptor.close(ignored);
+    s.control_acceptor.close(ignored);
+    s.sessions.stop();
+  });
+  if (s.config.listen) s.accept_peers();
+  s.accept_control();
+  spdlog::info("zrep-agent {} on {} ({}): peers on {}, control on {}", kAgentVersion, s.config.host,
+               s.zfs.features().version,
+               s.config.listen ? s.config.listen->to_string() : std::string("(not listening)"),
+               s.config.control_socket);
+  s.io.run();
+  bool idle = s.sessions.wait_idle(std::chrono::seconds(10));
+  if (!idle) spdlog::warn("some sessions did not end within 10 s; exiting anyway");
+  std::error_code ec;
+  std::filesystem::remove(s.config.control_socket, ec);
+  spdlog::info("stopped");
+  return Status::ok();
+}
+
+}  // namespace zrep

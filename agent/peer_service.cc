@@ -1,0 +1,312 @@
+#include "agent/peer_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "agent/net.h"
+#include "agent/zfs_names.h"
+#include "agent/zrep_props.h"
+#include "receiver/stream_receiver.h"
+
+namespace zrep {
+namespace {
+
+constexpr std::chrono::milliseconds kIdleTimeout{24 * 3600 * 1000};
+
+std::string parent_of(const std::string& fs) {
+  auto slash = fs.rfind('/');
+  return slash == std::string::npos ? std::string() : fs.substr(0, slash);
+}
+
+}  // namespace
+
+Status authorize(const Config& config, const std::string& peer_name, const std::string& dataset) {
+  const PeerConfig* peer = config.find_peer(peer_name);
+  if (peer == nullptr) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      "peer '" + peer_name + "' is not configured on " + config.host);
+  }
+  for (const auto& allowed : peer->datasets) {
+    if (dataset_within(dataset, allowed)) return Status::ok();
+  }
+  std::string allowed_list;
+  for (const auto& a : peer->datasets) allowed_list += (allowed_list.empty() ? "" : ", ") + a;
+  if (allowed_list.empty()) allowed_list = "nothing";
+  return make_error(ErrorCode::kPermissionDenied, "peer '" + peer_name + "' may not access '" +
+                                                      dataset + "' on " + config.host +
+                                                      ": its [[peer]] entry in " + config.source +
+                                                      " allows datasets = [" + allowed_list + "]");
+}
+
+void to_wire(const std::vector<SnapshotInfo>& snaps,
+             google::protobuf::RepeatedPtrField<peer::Snapshot>* out) {
+  for (const auto& s : snaps) {
+    auto* w = out->Add();
+    w->set_name(std::string(snap_part_of(s.name)));
+    w->set_guid(s.guid);
+    w->set_createtxg(s.createtxg);
+    w->set_has_sent(s.sent.has_value());
+    if (s.sent) w->set_sent(*s.sent);
+  }
+}
+
+std::vector<SnapshotInfo> from_wire(const std::string& fs,
+                                    const google::protobuf::RepeatedPtrField<peer::Snapshot>& in) {
+  std::vector<SnapshotInfo> out;
+  for (const auto& w : in) {
+    SnapshotInfo s;
+    s.name = fs + "@" + w.name();
+    s.guid = w.guid();
+    s.createtxg = w.createtxg();
+    if (w.has_sent()) s.sent = w.sent();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Status PeerService::serve() {
+  for (;;) {
+    peer::Request req;
+    Status got = receive_message(*session_.channel, req, kIdleTimeout);
+    if (!got) return got;
+    ZREP_RETURN_IF_ERROR(handle(req));
+  }
+}
+
+Status PeerService::handle(const peer::Request& req) {
+  peer::Reply reply;
+  reply.set_id(req.id());
+  Status result;
+  switch (req.body_case()) {
+    case peer::Request::kDescribe: {
+      auto r = describe(req.describe());
+      if (r) *reply.mutable_describe() = std::move(*r);
+      result = r.status();
+      break;
+    }
+    case peer::Request::kMarkSent: {
+      auto r = mark_sent(req.mark_sent());
+      if (r) *reply.mutable_mark_sent() = std::move(*r);
+      result = r.status();
+      break;
+    }
+    case peer::Request::kReceive: {
+      auto r = receive(req.id(), req.receive());
+      if (r) *reply.mutable_receive() = std::move(*r);
+      result = r.status();
+      break;
+    }
+    default:
+      result = make_error(ErrorCode::kProtocol, "unknown request from peer");
+  }
+  if (!result) {
+    spdlog::warn("peer {}: request {} refused: {}", session_.peer_name, req.id(), result.message());
+    *reply.mutable_error() = to_wire(result.error());
+  }
+  return send_message(*session_.channel, reply);
+}
+
+Result<peer::DescribeReply> PeerService::describe(const peer::DescribeRequest& req) {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
+  ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
+  peer::DescribeReply reply;
+  auto exists = zfs_.exists(req.fs());
+  if (!exists) return exists.error();
+  reply.set_exists(*exists);
+  std::string parent = parent_of(req.fs());
+  if (*exists) {
+    auto p = zfs_.get_props(req.fs(), props::filesystem_props());
+    if (!p) return p.error();
+    for (const auto& [k, v] : *p) (*reply.mutable_props())[k] = v;
+    auto snaps = zfs_.list_snapshots(req.fs());
+    if (!snaps) return snaps.error();
+    to_wire(*snaps, reply.mutable_snapshots());
+    reply.set_parent_exists(true);
+  } else if (!parent.empty()) {
+    auto pe = zfs_.exists(parent);
+    if (!pe) return pe.error();
+    reply.set_parent_exists(*pe);
+  }
+  std::string space_of = *exists ? req.fs() : parent;
+  if (!space_of.empty() && reply.parent_exists()) {
+    auto avail = zfs_.available_bytes(space_of);
+    if (avail) reply.set_available_bytes(*avail);
+  }
+  return reply;
+}
+
+Result<peer::MarkSentReply> PeerService::mark_sent(const peer::MarkSentRequest& req) {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
+  ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
+  auto snaps = zfs_.list_snapshots(req.fs());
+  if (!snaps) return snaps.error();
+  peer::MarkSentReply reply;
+  for (const auto& s : *snaps) {
+    for (uint64_t g : req.guids()) {
+      if (s.guid != g || s.sent) continue;
+      ZREP_RETURN_IF_ERROR(zfs_.set_prop(s.name, props::kSent, std::to_string(req.sent_time())));
+      reply.set_marked(reply.marked() + 1);
+    }
+  }
+  return reply;
+}
+
+Status PeerService::check_receive(const peer::ReceiveRequest& req) {
+  const std::string& dest = req.dest_fs();
+  auto exists = zfs_.exists(dest);
+  if (!exists) return exists.status();
+  if (req.base_guid() == 0) {
+    if (*exists && !req.force()) {
+      return make_error(ErrorCode::kAlreadyExists,
+                        dest + " already exists on " + config_.host +
+                            "; init refuses to overwrite it. Use 'init --force' to replace it "
+                            "(this destroys its data there)");
+    }
+    std::string parent = parent_of(dest);
+    if (!parent.empty()) {
+      auto pe = zfs_.exists(parent);
+      if (!pe) return pe.status();
+      if (!*pe) {
+        return make_error(ErrorCode::kNotFound, "the parent " + parent + " of " + dest +
+                                                    " does not exist on " + config_.host +
+                                                    "; create it first");
+      }
+    }
+    return Status::ok();
+  }
+  if (!*exists) {
+    return make_error(ErrorCode::kNotFound, dest + " does not exist on " + config_.host +
+                                                "; run 'zrep-agent init' first");
+  }
+  auto p = zfs_.get_props(dest, props::filesystem_props());
+  if (!p) return p.status();
+  if (props::get(*p, props::kMaster) == "yes") {
+    return make_error(ErrorCode::kConflict,
+                      dest + " is a master on " + config_.host + "; it does not receive");
+  }
+  std::string src_host = props::get(*p, props::kSrcHost);
+  if (src_host != session_.peer_name) {
+    return make_error(ErrorCode::kPermissionDenied, dest + " on " + config_.host +
+                                                        " is replicated from '" +
+                                                        (src_host.empty() ? "nobody" : src_host) +
+                                                        "', not from '" + session_.peer_name + "'");
+  }
+  auto snaps = zfs_.list_snapshots(dest);
+  if (!snaps) return snaps.status();
+  if (snaps->empty() || snaps->back().guid != req.base_guid()) {
+    return make_error(ErrorCode::kConflict,
+                      "the newest snapshot of " + dest + " on " + config_.host +
+                          " is not the incremental base the sender chose; sync again");
+  }
+  if (zfs_.features().written_property) {
+    auto w = zfs_.get_props(dest, {"written"});
+    if (w && props::get(*w, "written") != "0" && !props::get(*w, "written").empty()) {
+      return make_error(ErrorCode::kModified,
+                        dest + " on " + config_.host + " was modified since its last snapshot (" +
+                            props::get(*w, "written") +
+                            " bytes written); a destination must stay read-only. Nothing was "
+                            "changed");
+    }
+  }
+  return Status::ok();
+}
+
+Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::ReceiveRequest& req) {
+  const std::string& dest = req.dest_fs();
+  const std::string target = dest + "@" + req.snapshot();
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(dest));
+  ZREP_RETURN_IF_ERROR(validate_snapshot_name(target));
+  ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, dest));
+  ZREP_RETURN_IF_ERROR(check_receive(req));
+  const bool init = req.base_guid() == 0;
+  auto existed = zfs_.exists(dest);
+  if (!existed) return existed.error();
+
+  RecvSpec spec;
+  spec.target = dest;
+  spec.force = init && req.force() && *existed;
+  auto child = zfs_.start_recv(spec);
+  if (!child) return child.error();
+
+  peer::Reply ready;
+  ready.set_id(id);
+  ready.mutable_receive()->set_ready(true);
+  ZREP_RETURN_IF_ERROR(send_message(*session_.channel, ready));
+
+  spdlog::info("peer {}: receiving {} ({})", session_.peer_name, target,
+               init ? "full" : "incremental");
+  ReceiveOptions opts;
+  opts.frame_timeout = config_.io_timeout;
+  int sink = child->stdin_fd();
+  auto got = receive_stream(*session_.channel, sink, opts);
+  // receive_stream closed the pipe; forget the fd so the Child does not close it again.
+  child->close_stdin();
+  Status zs = zfs_.finish(*child, "zfs receive into " + dest + " on " + config_.host,
+                          std::chrono::hours(24));
+  if (!got) {
+    if (zs) undo_receive(req, !*existed || spec.force);
+    return (zs || got.error().code != ErrorCode::kInternal) ? got.error() : zs.error();
+  }
+  if (!zs) return zs.error();
+
+  auto guid = zfs_.get_props(target, {"guid"});
+  if (!guid) return guid.error();
+  if (props::get(*guid, "guid") != std::to_string(req.guid())) {
+    undo_receive(req, !*existed || spec.force);
+    return make_error(ErrorCode::kCorrupt, "received snapshot " + target + " has GUID " +
+                                               props::get(*guid, "guid") + ", the sender's has " +
+                                               std::to_string(req.guid()) + "; it was removed");
+  }
+  peer::ReceiveReply reply;
+  reply.set_received_guid(req.guid());
+  reply.set_raw_bytes(got->raw_bytes);
+  ZREP_RETURN_IF_ERROR(after_receive(req, reply));
+  spdlog::info("peer {}: received {} ({} bytes, GUID verified)", session_.peer_name, target,
+               got->raw_bytes);
+  return reply;
+}
+
+Status PeerService::after_receive(const peer::ReceiveRequest& req, peer::ReceiveReply& reply) {
+  const std::string& dest = req.dest_fs();
+  if (req.base_guid() == 0) {
+    // A destination must never be written to: an incremental receive would refuse it.
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kReadonly, "on"));
+    const auto& p = req.pairing();
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSrcFs, p.src_fs()));
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSrcHost, session_.peer_name));
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kDestFs, dest));
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kDestHost, config_.host));
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSavecount, std::to_string(p.savecount())));
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kEpoch, std::to_string(p.epoch())));
+    (void)zfs_.inherit_prop(dest, props::kMaster);
+  }
+  auto snaps = zfs_.list_snapshots(dest);
+  if (!snaps) return snaps.status();
+  bool after_base = req.base_guid() == 0;
+  for (auto& s : *snaps) {
+    if (after_base && !s.sent) {
+      ZREP_RETURN_IF_ERROR(zfs_.set_prop(s.name, props::kSent, std::to_string(req.sent_time())));
+      s.sent = req.sent_time();
+    }
+    if (s.guid == req.base_guid()) after_base = true;
+  }
+  to_wire(*snaps, reply.mutable_snapshots());
+  return Status::ok();
+}
+
+void PeerService::undo_receive(const peer::ReceiveRequest& req, bool created) {
+  const std::string& dest = req.dest_fs();
+  Status s;
+  if (req.base_guid() == 0) {
+    if (created) s = zfs_.destroy_filesystem(dest, true);
+  } else {
+    auto snaps = zfs_.list_snapshots(dest);
+    if (snaps) {
+      for (const auto& snap : *snaps) {
+        if (snap.guid == req.base_guid()) s = zfs_.rollback(snap.name, true);
+      }
+    }
+  }
+  if (!s) spdlog::error("could not undo the unverified receive into {}: {}", dest, s.message());
+}
+
+}  // namespace zrep

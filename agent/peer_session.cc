@@ -1,0 +1,184 @@
+#include "agent/peer_session.h"
+
+#include <unistd.h>
+
+#include <map>
+
+#include "agent/net.h"
+
+namespace zrep {
+namespace {
+
+constexpr std::chrono::milliseconds kHandshakeTimeout{15000};
+
+ErrorCode code_from_name(const std::string& name) {
+  static const std::map<std::string, ErrorCode> kCodes = [] {
+    std::map<std::string, ErrorCode> m;
+    for (int i = 0; i <= static_cast<int>(ErrorCode::kInternal); ++i) {
+      auto c = static_cast<ErrorCode>(i);
+      m[std::string(error_code_name(c))] = c;
+    }
+    return m;
+  }();
+  auto it = kCodes.find(name);
+  return it == kCodes.end() ? ErrorCode::kInternal : it->second;
+}
+
+}  // namespace
+
+peer::Hello make_hello(const Config& config, const ZfsFeatures& features,
+                       const std::string& instance_id) {
+  peer::Hello h;
+  h.set_protocol_version(kProtocolVersion);
+  h.set_host(config.host);
+  h.set_agent_version(kAgentVersion);
+  h.set_instance_id(instance_id);
+  auto* z = h.mutable_zfs();
+  z->set_dialect(features.dialect == ZfsFeatures::Dialect::kOpenZfs ? "openzfs" : "legacy");
+  z->set_version(features.version);
+  z->set_resumable_receive(features.resumable_receive);
+  z->set_holds(features.holds);
+  z->set_bookmarks(features.bookmarks);
+  z->set_raw_send(features.raw_send);
+  z->set_compressed_send(features.compressed_send);
+  return h;
+}
+
+Status check_hello(const peer::Hello& hello, const std::string& cert_name) {
+  if (hello.protocol_version() != kProtocolVersion) {
+    return make_error(ErrorCode::kProtocol,
+                      "protocol version mismatch: peer '" + cert_name + "' (agent " +
+                          hello.agent_version() + ") speaks version " +
+                          std::to_string(hello.protocol_version()) + ", this agent (" +
+                          kAgentVersion + ") speaks version " + std::to_string(kProtocolVersion) +
+                          "; run the same zrep-agent release on both hosts");
+  }
+  if (hello.host() != cert_name) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      "peer calls itself '" + hello.host() + "' but its certificate is for '" +
+                          cert_name + "'; check 'host' in the peer's config");
+  }
+  return Status::ok();
+}
+
+peer::Error to_wire(const Error& e) {
+  peer::Error w;
+  w.set_code(std::string(error_code_name(e.code)));
+  w.set_message(e.message);
+  return w;
+}
+
+Error from_wire(const peer::Error& e, const std::string& peer_name) {
+  return make_error(code_from_name(e.code()), "on " + peer_name + ": " + e.message());
+}
+
+Result<std::unique_ptr<PeerSession>> dial_peer(const Config& config, TlsContext& tls,
+                                               const PeerConfig& peer, const peer::Hello& mine) {
+  if (!peer.address) {
+    return make_error(ErrorCode::kUnavailable, "peer '" + peer.name + "' has no address in " +
+                                                   config.source + ", so this host never dials it");
+  }
+  auto fd = tcp_connect(*peer.address, config.connect_timeout);
+  if (!fd) return fd.error();
+  auto stream = TlsStream::connect(tls, *fd, peer.name, kHandshakeTimeout);
+  if (!stream) {
+    return Status(stream.error())
+        .with_context("TLS with peer '" + peer.name + "' at " + peer.address->to_string());
+  }
+  auto session = std::make_unique<PeerSession>();
+  session->stream = std::move(*stream);
+  session->channel = std::make_unique<FrameChannel>(*session->stream);
+  session->peer_name = session->stream->peer_name();
+  ZREP_RETURN_IF_ERROR(send_message(*session->channel, mine));
+  peer::HelloReply reply;
+  ZREP_RETURN_IF_ERROR(receive_message(*session->channel, reply, kHandshakeTimeout)
+                           .with_context("handshake with peer '" + peer.name + "'"));
+  if (reply.has_error()) return from_wire(reply.error(), peer.name);
+  ZREP_RETURN_IF_ERROR(check_hello(reply.hello(), session->peer_name));
+  session->peer_hello = reply.hello();
+  return session;
+}
+
+Result<std::unique_ptr<PeerSession>> accept_peer(const Config& config, TlsContext& tls, int fd,
+                                                 const peer::Hello& mine) {
+  auto stream = TlsStream::accept(tls, fd, config.peer_names(), kHandshakeTimeout);
+  if (!stream) return stream.error();
+  auto session = std::make_unique<PeerSession>();
+  session->stream = std::move(*stream);
+  session->channel = std::make_unique<FrameChannel>(*session->stream);
+  session->peer_name = session->stream->peer_name();
+  peer::Hello theirs;
+  ZREP_RETURN_IF_ERROR(receive_message(*session->channel, theirs, kHandshakeTimeout));
+  peer::HelloReply reply;
+  if (Status s = check_hello(theirs, session->peer_name); !s) {
+    *reply.mutable_error() = to_wire(s.error());
+    (void)send_message(*session->channel, reply);
+    return s.error();
+  }
+  *reply.mutable_hello() = mine;
+  ZREP_RETURN_IF_ERROR(send_message(*session->channel, reply));
+  session->peer_hello = theirs;
+  return session;
+}
+
+Result<peer::Reply> PeerClient::read_reply(uint64_t id, std::chrono::milliseconds timeout) {
+  peer::Reply reply;
+  ZREP_RETURN_IF_ERROR(receive_message(*session_->channel, reply, timeout)
+                           .with_context("waiting for peer '" + session_->peer_name + "'"));
+  if (reply.id() != id) {
+    return make_error(ErrorCode::kProtocol, "peer '" + session_->peer_name + "' answered request " +
+                                                std::to_string(reply.id()) + ", expected " +
+                                                std::to_string(id));
+  }
+  if (reply.has_error()) return from_wire(reply.error(), session_->peer_name);
+  return reply;
+}
+
+Result<peer::Reply> PeerClient::call(peer::Request& req, std::chrono::milliseconds timeout) {
+  req.set_id(next_id_++);
+  ZREP_RETURN_IF_ERROR(send_message(*session_->channel, req));
+  return read_reply(req.id(), timeout);
+}
+
+Result<peer::DescribeReply> PeerClient::describe(const std::string& fs) {
+  peer::Request req;
+  req.mutable_describe()->set_fs(fs);
+  auto reply = call(req, timeout_);
+  if (!reply) return reply.error();
+  if (!reply->has_describe())
+    return make_error(ErrorCode::kProtocol, "peer sent no describe reply");
+  return reply->describe();
+}
+
+Result<peer::MarkSentReply> PeerClient::mark_sent(const peer::MarkSentRequest& mark) {
+  peer::Request req;
+  *req.mutable_mark_sent() = mark;
+  auto reply = call(req, timeout_);
+  if (!reply) return reply.error();
+  if (!reply->has_mark_sent()) {
+    return make_error(ErrorCode::kProtocol, "peer sent no mark-sent reply");
+  }
+  return reply->mark_sent();
+}
+
+Result<peer::ReceiveReply> PeerClient::receive(const peer::ReceiveRequest& receive,
+                                               const std::function<Status(FrameChannel&)>& stream,
+                                               std::chrono::milliseconds finish_timeout) {
+  peer::Request req;
+  *req.mutable_receive() = receive;
+  auto ready = call(req, timeout_);
+  if (!ready) return ready.error();
+  if (!ready->has_receive() || !ready->receive().ready()) {
+    return make_error(ErrorCode::kProtocol, "peer did not get ready to receive");
+  }
+  Status streamed = stream(*session_->channel);
+  // The peer answers even when the stream failed (it saw DataAbort); its reply often says more
+  // (zfs recv's own error), so prefer it when it is an error.
+  auto done = read_reply(req.id(), streamed ? finish_timeout : timeout_);
+  if (!done) return streamed ? done.error() : streamed.error();
+  if (!streamed) return streamed.error();
+  if (!done->has_receive()) return make_error(ErrorCode::kProtocol, "peer sent no receive result");
+  return done->receive();
+}
+
+}  // namespace zrep

@@ -1,0 +1,76 @@
+// An authenticated session with one peer agent: TLS 1.3 with both certificates checked, then the
+// Hello exchange (protocol version, host names, ZFS features).
+//
+// The dialling side drives: PeerClient sends requests one at a time and reads their replies.
+// A session is used by one thread at a time (a transfer's sender may write while it polls for
+// the receiver's abort, which FrameChannel allows).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "agent/config.h"
+#include "agent/zfs.h"
+#include "common/result.h"
+#include "crypto/tls.h"
+#include "proto/peer.pb.h"
+#include "proto/frame.h"
+
+namespace zrep {
+
+inline constexpr uint32_t kProtocolVersion = zrep::peer::VERSION_CURRENT;
+inline constexpr const char* kAgentVersion = "0.1.0";
+
+struct PeerSession {
+  std::unique_ptr<TlsStream> stream;
+  std::unique_ptr<FrameChannel> channel;
+  std::string peer_name;   // authenticated by certificate
+  peer::Hello peer_hello;  // what the peer said of itself
+};
+
+peer::Hello make_hello(const Config& config, const ZfsFeatures& features,
+                       const std::string& instance_id);
+
+// Checks a Hello against the certificate's name and our protocol version.
+Status check_hello(const peer::Hello& hello, const std::string& cert_name);
+
+peer::Error to_wire(const Error& e);
+Error from_wire(const peer::Error& e, const std::string& peer_name);
+
+// Dials `peer` (it must have an address), authenticates it and exchanges Hellos.
+Result<std::unique_ptr<PeerSession>> dial_peer(const Config& config, TlsContext& tls,
+                                               const PeerConfig& peer, const peer::Hello& mine);
+
+// Server side of the handshake on an accepted socket (ownership of fd taken).
+Result<std::unique_ptr<PeerSession>> accept_peer(const Config& config, TlsContext& tls, int fd,
+                                                 const peer::Hello& mine);
+
+// Typed requests over a dialled session.
+class PeerClient {
+ public:
+  PeerClient(std::unique_ptr<PeerSession> session, std::chrono::milliseconds timeout)
+      : session_(std::move(session)), timeout_(timeout) {}
+
+  const std::string& peer_name() const { return session_->peer_name; }
+  const peer::Hello& peer_hello() const { return session_->peer_hello; }
+
+  Result<peer::DescribeReply> describe(const std::string& fs);
+  Result<peer::MarkSentReply> mark_sent(const peer::MarkSentRequest& req);
+  // Sends the request, waits for "ready", runs `stream` to write the data frames, then waits
+  // (up to `finish_timeout`) for the final reply.
+  Result<peer::ReceiveReply> receive(const peer::ReceiveRequest& req,
+                                     const std::function<Status(FrameChannel&)>& stream,
+                                     std::chrono::milliseconds finish_timeout);
+
+ private:
+  Result<peer::Reply> call(peer::Request& req, std::chrono::milliseconds timeout);
+  Result<peer::Reply> read_reply(uint64_t id, std::chrono::milliseconds timeout);
+
+  std::unique_ptr<PeerSession> session_;
+  std::chrono::milliseconds timeout_;
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace zrep

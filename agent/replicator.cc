@@ -1,0 +1,479 @@
+#include "agent/replicator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "agent/peer_service.h"
+#include "agent/sync_plan.h"
+#include "agent/zfs_names.h"
+#include "agent/zrep_props.h"
+#include "sender/stream_sender.h"
+
+namespace zrep {
+namespace {
+
+using Clock = std::chrono::system_clock;
+using nlohmann::json;
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+}
+
+int64_t to_unix(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+bool is_transport_error(const Error& e) {
+  return e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kTimeout ||
+         e.code == ErrorCode::kProtocol;
+}
+
+Status write_abort(FrameChannel& ch, const std::string& why) {
+  std::string reason = why.substr(0, kMaxAbortPayload);
+  return ch.write_frame(
+      FrameType::kDataAbort,
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(reason.data()), reason.size()));
+}
+
+}  // namespace
+
+// Holds the in-process lock on one filesystem for the lifetime of an operation.
+class Replicator::FsLock {
+ public:
+  FsLock(Replicator* r, std::string fs) : r_(r), fs_(std::move(fs)) {}
+  FsLock(FsLock&& o) noexcept : r_(std::exchange(o.r_, nullptr)), fs_(std::move(o.fs_)) {}
+  FsLock(const FsLock&) = delete;
+  FsLock& operator=(const FsLock&) = delete;
+  FsLock& operator=(FsLock&&) = delete;
+  ~FsLock() {
+    if (r_ == nullptr) return;
+    std::lock_guard lk(r_->mu_);
+    r_->records_[fs_].running.clear();
+  }
+
+ private:
+  Replicator* r_;
+  std::string fs_;
+};
+
+Replicator::Replicator(const Config& config, const Zfs& zfs, TlsContext& tls,
+                       std::string instance_id)
+    : config_(config), zfs_(zfs), tls_(tls), instance_id_(std::move(instance_id)) {}
+
+Result<Replicator::FsLock> Replicator::lock(const std::string& fs, const std::string& operation) {
+  std::lock_guard lk(mu_);
+  FsRecord& rec = records_[fs];
+  if (!rec.running.empty()) {
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - rec.running_since);
+    return make_error(ErrorCode::kConflict,
+                      fs + " is busy: '" + rec.running + "' has been running for " +
+                          std::to_string(secs.count()) + " s; try again when it is done");
+  }
+  rec.running = operation;
+  rec.running_since = Clock::now();
+  return FsLock(this, fs);
+}
+
+void Replicator::record_result(const std::string& fs, const Status& status, uint64_t bytes,
+                               double seconds) {
+  std::lock_guard lk(mu_);
+  FsRecord& rec = records_[fs];
+  if (status) {
+    rec.last_success = Clock::now();
+    rec.last_bytes = bytes;
+    rec.last_seconds = seconds;
+    rec.last_error.clear();
+    rec.last_error_time.reset();
+  } else {
+    rec.last_error = status.message();
+    rec.last_error_time = Clock::now();
+  }
+}
+
+Result<std::unique_ptr<PeerClient>> Replicator::connect(const std::string& peer_name) {
+  const PeerConfig* peer = config_.find_peer(peer_name);
+  if (peer == nullptr) {
+    return make_error(ErrorCode::kNotFound, "unknown peer '" + peer_name +
+                                                "': it has no [[peer]] entry in " + config_.source);
+  }
+  auto session =
+      dial_peer(config_, tls_, *peer, make_hello(config_, zfs_.features(), instance_id_));
+  if (!session) return session.error();
+  return std::make_unique<PeerClient>(std::move(*session), config_.io_timeout);
+}
+
+Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std::string& snapshot,
+                                                     const SnapshotInfo* base,
+                                                     peer::ReceiveRequest req,
+                                                     const ProgressSink& progress) {
+  auto guid = zfs_.get_props(snapshot, {"guid"});
+  if (!guid) return guid.error();
+  req.set_snapshot(std::string(snap_part_of(snapshot)));
+  req.set_guid(std::stoull(props::get(*guid, "guid")));
+  req.set_base_guid(base != nullptr ? base->guid : 0);
+  req.set_sent_time(unix_now());
+
+  const std::string fs(dataset_of(snapshot));
+  auto started = std::chrono::steady_clock::now();
+  auto stream = [&](FrameChannel& ch) -> Status {
+    SendSpec spec;
+    spec.snapshot = snapshot;
+    if (base != nullptr) spec.from = base->name;
+    auto child = zfs_.start_send(spec);
+    if (!child) {
+      (void)write_abort(ch, child.error().message);
+      return child.error();
+    }
+    SendOptions opts;
+    opts.before_end = [&] {
+      return zfs_.finish(*child, "zfs send " + snapshot, std::chrono::hours(1));
+    };
+    opts.progress = [&](const TransferProgress& p) {
+      if (!progress) return;
+      control::Progress msg;
+      msg.set_fs(fs);
+      msg.set_phase("sending");
+      msg.set_raw_bytes(p.raw_bytes);
+      msg.set_wire_bytes(p.wire_bytes);
+      double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      msg.set_bytes_per_second(secs > 0 ? static_cast<double>(p.raw_bytes) / secs : 0);
+      progress(msg);
+    };
+    auto sent = send_stream(child->stdout_fd(), ch, opts);
+    if (!sent) {
+      child->kill_now();
+      (void)child->wait(std::chrono::seconds(10));
+      return sent.error();
+    }
+    return Status::ok();
+  };
+  return peer.receive(req, stream, std::chrono::hours(1));
+}
+
+Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSink& progress) {
+  const std::string& fs = cmd.fs();
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(cmd.dest_fs()));
+  if (config_.find_peer(cmd.remote_host()) == nullptr) {
+    return make_error(ErrorCode::kNotFound, "unknown peer '" + cmd.remote_host() +
+                                                "': add a [[peer]] entry for it to " +
+                                                config_.source);
+  }
+  auto held = lock(fs, "init");
+  if (!held) return held.error();
+  auto started = std::chrono::steady_clock::now();
+
+  auto exists = zfs_.exists(fs);
+  if (!exists) return exists.error();
+  if (!*exists) {
+    return make_error(ErrorCode::kNotFound, fs + " does not exist on " + config_.host);
+  }
+  auto p = zfs_.get_props(fs, props::filesystem_props());
+  if (!p) return p.error();
+  if (!props::get(*p, props::kDestFs).empty() && !cmd.force()) {
+    return make_error(ErrorCode::kAlreadyExists,
+                      fs + " is already replicated to " + props::get(*p, props::kDestHost) + ":" +
+                          props::get(*p, props::kDestFs) +
+                          "; use 'init --force' to start over or 'zrep-agent clear' first");
+  }
+  if (!props::get(*p, props::kSrcHost).empty() && props::get(*p, props::kMaster) != "yes" &&
+      props::get(*p, props::kSrcHost) != config_.host) {
+    return make_error(ErrorCode::kConflict, fs + " is a replica received from " +
+                                                props::get(*p, props::kSrcHost) +
+                                                "; it cannot be the source of a new pairing");
+  }
+
+  auto peer = connect(cmd.remote_host());
+  if (!peer) return peer.error();
+  auto remote = (*peer)->describe(cmd.dest_fs());
+  if (!remote) return remote.error();
+  if (remote->exists() && !cmd.force()) {
+    return make_error(ErrorCode::kAlreadyExists,
+                      cmd.dest_fs() + " already exists on " + cmd.remote_host() +
+                          "; init refuses to overwrite it. Use 'init --force' to replace it "
+                          "(this destroys its data there)");
+  }
+  if (!remote->parent_exists()) {
+    return make_error(ErrorCode::kNotFound, "the parent of " + cmd.dest_fs() +
+                                                " does not exist on " + cmd.remote_host() +
+                                                "; create it first");
+  }
+
+  auto local = zfs_.list_snapshots(fs);
+  if (!local) return local.error();
+  auto seq = next_zrep_seq(*local, {});
+  if (!seq) return seq.error();
+  const std::string snap = fs + "@" + format_zrep_snap(*seq);
+  ZREP_RETURN_IF_ERROR(zfs_.snapshot(snap));
+
+  uint32_t savecount = props::kDefaultSavecount;
+  if (auto sc = props::get(*p, props::kSavecount); !sc.empty()) {
+    savecount = static_cast<uint32_t>(std::strtoul(sc.c_str(), nullptr, 10));
+  }
+  uint64_t epoch = 1;
+  if (auto ep = props::get(*p, props::kEpoch); !ep.empty())
+    epoch = std::strtoull(ep.c_str(), nullptr, 10);
+
+  peer::ReceiveRequest req;
+  req.set_dest_fs(cmd.dest_fs());
+  req.set_force(cmd.force());
+  auto* pairing = req.mutable_pairing();
+  pairing->set_src_fs(fs);
+  pairing->set_src_host(config_.host);
+  pairing->set_dest_fs(cmd.dest_fs());
+  pairing->set_dest_host(cmd.remote_host());
+  pairing->set_savecount(savecount);
+  pairing->set_epoch(epoch);
+  spdlog::info("init {} -> {}:{}: full send of {}", fs, cmd.remote_host(), cmd.dest_fs(), snap);
+  auto done = send_snapshot(**peer, snap, nullptr, req, progress);
+  if (!done) {
+    if (!is_transport_error(done.error())) (void)zfs_.destroy_snapshot(snap);
+    record_result(fs, done.status(), 0, 0);
+    return done.error();
+  }
+  const std::pair<const char*, std::string> pairs[] = {
+      {props::kSrcFs, fs},
+      {props::kSrcHost, config_.host},
+      {props::kDestFs, cmd.dest_fs()},
+      {props::kDestHost, cmd.remote_host()},
+      {props::kSavecount, std::to_string(savecount)},
+      {props::kEpoch, std::to_string(epoch)},
+      {props::kMaster, "yes"},
+  };
+  for (const auto& [k, v] : pairs) ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, k, v));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(snap, props::kSent, std::to_string(unix_now())));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  record_result(fs, Status::ok(), done->raw_bytes(), secs);
+  spdlog::info("init {} done: {} bytes in {:.2f} s, GUID verified on {}", fs, done->raw_bytes(),
+               secs, cmd.remote_host());
+  return json{{"fs", fs},
+              {"dest_host", cmd.remote_host()},
+              {"dest_fs", cmd.dest_fs()},
+              {"snapshot", snap},
+              {"guid", std::to_string(done->received_guid())},
+              {"bytes", done->raw_bytes()},
+              {"seconds", secs}};
+}
+
+Result<json> Replicator::sync(const control::SyncCommand& cmd, const ProgressSink& progress) {
+  std::vector<std::string> targets(cmd.fs().begin(), cmd.fs().end());
+  if (cmd.all()) {
+    auto managed = managed_filesystems({});
+    if (!managed) return managed.error();
+    for (const auto& [name, p] : *managed) {
+      if (props::get(p, props::kMaster) == "yes") targets.push_back(name);
+    }
+  }
+  if (targets.empty() && !cmd.all()) {
+    return make_error(ErrorCode::kInvalidArgument, "name a filesystem to sync, or 'all'");
+  }
+  json results = json::array();
+  std::vector<std::string> failures;
+  for (const auto& fs : targets) {
+    auto r = sync_one(fs, progress);
+    if (r) {
+      results.push_back(*r);
+    } else {
+      failures.push_back(fs + ": " + r.error().message);
+      results.push_back(json{{"fs", fs}, {"ok", false}, {"error", r.error().message}});
+    }
+  }
+  if (!failures.empty()) {
+    std::string msg = failures.size() == 1 ? failures[0]
+                                           : std::to_string(failures.size()) + " of " +
+                                                 std::to_string(targets.size()) + " syncs failed";
+    if (failures.size() > 1) {
+      for (const auto& f : failures) msg += "\n  " + f;
+    }
+    return make_error(ErrorCode::kConflict, msg);
+  }
+  return results;
+}
+
+Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& progress) {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  auto held = lock(fs, "sync");
+  if (!held) return held.error();
+  auto started = std::chrono::steady_clock::now();
+  auto fail = [&](const Error& e) -> Error {
+    record_result(fs, e, 0, 0);
+    return e;
+  };
+  auto p = zfs_.get_props(fs, props::filesystem_props());
+  if (!p) return fail(p.error());
+  if (props::get(*p, props::kMaster) != "yes") {
+    return fail(make_error(ErrorCode::kConflict,
+                           fs + " is not a zrep master on " + config_.host +
+                               " (zrep:master is not 'yes'); sync runs on the master, or run "
+                               "'zrep-agent init' first"));
+  }
+  const std::string dest_host = props::get(*p, props::kDestHost);
+  const std::string dest_fs = props::get(*p, props::kDestFs);
+  if (dest_host.empty() || dest_fs.empty()) {
+    return fail(make_error(ErrorCode::kConflict, fs + " has no zrep:dest-host/zrep:dest-fs"));
+  }
+  auto peer = connect(dest_host);
+  if (!peer) return fail(peer.error());
+  auto remote = (*peer)->describe(dest_fs);
+  if (!remote) return fail(remote.error());
+  if (!remote->exists()) {
+    return fail(
+        make_error(ErrorCode::kNotFound, dest_fs + " does not exist on " + dest_host +
+                                             "; run 'zrep-agent init --force' to send it again"));
+  }
+  auto local = zfs_.list_snapshots(fs);
+  if (!local) return fail(local.error());
+  auto remote_snaps = from_wire(dest_fs, remote->snapshots());
+  auto plan = plan_sync(*local, remote_snaps, fs, dest_host + ":" + dest_fs);
+  if (!plan) return fail(plan.error());
+
+  // A previous sync whose acknowledgement was lost: the snapshot arrived, only the marks are
+  // missing. Mark it; do not send it again.
+  const int64_t now = unix_now();
+  for (const auto& name : plan->mark_local) {
+    spdlog::info("{}: {} is already on {}, marking it sent", fs, name, dest_host);
+    if (Status s = zfs_.set_prop(name, props::kSent, std::to_string(now)); !s)
+      return fail(s.error());
+  }
+  if (!plan->mark_remote.empty()) {
+    peer::MarkSentRequest mark;
+    mark.set_fs(dest_fs);
+    mark.set_sent_time(now);
+    for (uint64_t g : plan->mark_remote) mark.add_guids(g);
+    auto marked = (*peer)->mark_sent(mark);
+    if (!marked) return fail(marked.error());
+  }
+
+  const std::string snap = fs + "@" + format_zrep_snap(plan->next_seq);
+  if (Status s = zfs_.snapshot(snap); !s) return fail(s.error());
+  peer::ReceiveRequest req;
+  req.set_dest_fs(dest_fs);
+  auto done = send_snapshot(**peer, snap, &plan->base, req, progress);
+  if (!done) {
+    // Keep the new snapshot only when the peer may have it (the connection broke): the next sync
+    // finds it there by GUID. A refusal means it never arrived: leave the source as it was.
+    if (!is_transport_error(done.error())) (void)zfs_.destroy_snapshot(snap);
+    return fail(done.error());
+  }
+  std::set<uint64_t> there;
+  for (const auto& s : done->snapshots()) there.insert(s.guid());
+  auto after = zfs_.list_snapshots(fs);
+  if (!after) return fail(after.error());
+  for (const auto& s : *after) {
+    if (!s.sent && there.contains(s.guid)) {
+      if (Status st = zfs_.set_prop(s.name, props::kSent, std::to_string(now)); !st) {
+        return fail(st.error());
+      }
+    }
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  record_result(fs, Status::ok(), done->raw_bytes(), secs);
+  spdlog::info("sync {} -> {}:{}: {} from {} ({} bytes, {:.3f} s, GUID verified)", fs, dest_host,
+               dest_fs, snap, plan->base.name, done->raw_bytes(), secs);
+  return json{{"fs", fs},
+              {"ok", true},
+              {"dest_host", dest_host},
+              {"dest_fs", dest_fs},
+              {"snapshot", snap},
+              {"base", plan->base.name},
+              {"guid", std::to_string(done->received_guid())},
+              {"bytes", done->raw_bytes()},
+              {"seconds", secs},
+              {"marked_after_lost_ack", plan->mark_local.size() + plan->mark_remote.size()}};
+}
+
+Result<std::map<std::string, std::map<std::string, std::string>>> Replicator::managed_filesystems(
+    const std::vector<std::string>& only) {
+  for (const auto& fs : only) ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  auto found = zfs_.find_local_props(props::filesystem_props());
+  if (!found) return found.error();
+  std::map<std::string, std::map<std::string, std::string>> out;
+  for (auto& [name, p] : *found) {
+    if (props::get(p, props::kDestFs).empty() && props::get(p, props::kSrcFs).empty()) continue;
+    if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
+    out[name] = std::move(p);
+  }
+  for (const auto& fs : only) {
+    if (!out.contains(fs)) {
+      return make_error(ErrorCode::kNotFound, fs + " is not replicated by zrep on " + config_.host);
+    }
+  }
+  return out;
+}
+
+Result<json> Replicator::list(const control::ListCommand& cmd) {
+  auto managed = managed_filesystems({cmd.fs().begin(), cmd.fs().end()});
+  if (!managed) return managed.error();
+  json out = json::array();
+  for (const auto& [name, p] : *managed) {
+    bool master = props::get(p, props::kMaster) == "yes";
+    out.push_back(json{{"fs", name},
+                       {"role", master ? "master" : "destination"},
+                       {"src_host", props::get(p, props::kSrcHost)},
+                       {"src_fs", props::get(p, props::kSrcFs)},
+                       {"dest_host", props::get(p, props::kDestHost)},
+                       {"dest_fs", props::get(p, props::kDestFs)},
+                       {"savecount", props::get(p, props::kSavecount)},
+                       {"epoch", props::get(p, props::kEpoch)},
+                       {"readonly", props::get(p, props::kReadonly)}});
+  }
+  return out;
+}
+
+Result<json> Replicator::status(const control::StatusCommand& cmd) {
+  auto managed = managed_filesystems({cmd.fs().begin(), cmd.fs().end()});
+  if (!managed) return managed.error();
+  json out = json::array();
+  const int64_t now = unix_now();
+  for (const auto& [name, p] : *managed) {
+    bool master = props::get(p, props::kMaster) == "yes";
+    json e{{"fs", name},
+           {"role", master ? "master" : "destination"},
+           {"peer", master ? props::get(p, props::kDestHost) : props::get(p, props::kSrcHost)},
+           {"peer_fs", master ? props::get(p, props::kDestFs) : props::get(p, props::kSrcFs)},
+           {"epoch", props::get(p, props::kEpoch)}};
+    auto snaps = zfs_.list_snapshots(name);
+    if (snaps) {
+      const SnapshotInfo* last_sent = nullptr;
+      size_t unsent = 0;
+      for (const auto& s : *snaps) {
+        if (!parse_zrep_snap(snap_part_of(s.name))) continue;
+        if (s.sent)
+          last_sent = &s;
+        else
+          ++unsent;
+      }
+      e["zrep_snapshots"] = snaps->size();
+      e["unsent_snapshots"] = unsent;
+      if (last_sent != nullptr) {
+        e["last_synced_snapshot"] = last_sent->name;
+        e["last_sync_time"] = *last_sent->sent;
+        e["lag_seconds"] = now - *last_sent->sent;
+      }
+    } else {
+      e["error"] = snaps.error().message;
+    }
+    std::lock_guard lk(mu_);
+    if (auto it = records_.find(name); it != records_.end()) {
+      const FsRecord& r = it->second;
+      if (!r.running.empty()) {
+        e["running"] = r.running;
+        e["running_since"] = to_unix(r.running_since);
+      }
+      if (r.last_success) {
+        e["last_transfer_bytes"] = r.last_bytes;
+        e["last_transfer_seconds"] = r.last_seconds;
+      }
+      if (!r.last_error.empty()) {
+        e["last_error"] = r.last_error;
+        e["last_error_time"] = to_unix(*r.last_error_time);
+      }
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace zrep

@@ -1,0 +1,71 @@
+// The master side of replication: init (pair and full send) and sync (incremental send), and
+// the list/status views. Runs on control-connection threads; per-filesystem locks keep two
+// operations on one filesystem from interleaving in this daemon.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/config.h"
+#include "agent/peer_session.h"
+#include "agent/zfs.h"
+#include "proto/control.pb.h"
+#include "crypto/tls.h"
+
+namespace zrep {
+
+using ProgressSink = std::function<void(const control::Progress&)>;
+
+// What the daemon remembers of a filesystem between operations (in memory; ZFS properties
+// hold everything that must survive a restart).
+struct FsRecord {
+  std::string running;  // operation in progress, empty when idle
+  std::chrono::system_clock::time_point running_since;
+  std::optional<std::chrono::system_clock::time_point> last_success;
+  uint64_t last_bytes = 0;
+  double last_seconds = 0;
+  std::string last_error;
+  std::optional<std::chrono::system_clock::time_point> last_error_time;
+};
+
+class Replicator {
+ public:
+  Replicator(const Config& config, const Zfs& zfs, TlsContext& tls, std::string instance_id);
+
+  Result<nlohmann::json> init(const control::InitCommand& cmd, const ProgressSink& progress);
+  Result<nlohmann::json> sync(const control::SyncCommand& cmd, const ProgressSink& progress);
+  Result<nlohmann::json> list(const control::ListCommand& cmd);
+  Result<nlohmann::json> status(const control::StatusCommand& cmd);
+
+ private:
+  class FsLock;
+  Result<FsLock> lock(const std::string& fs, const std::string& operation);
+  Result<std::unique_ptr<PeerClient>> connect(const std::string& peer_name);
+  Result<nlohmann::json> sync_one(const std::string& fs, const ProgressSink& progress);
+  // Sends `snapshot` (incremental from `base` when given) to the peer and verifies it there.
+  Result<peer::ReceiveReply> send_snapshot(PeerClient& peer, const std::string& snapshot,
+                                           const SnapshotInfo* base, peer::ReceiveRequest req,
+                                           const ProgressSink& progress);
+  // zrep-managed filesystems here: name -> properties.
+  Result<std::map<std::string, std::map<std::string, std::string>>> managed_filesystems(
+      const std::vector<std::string>& only);
+  void record_result(const std::string& fs, const Status& status, uint64_t bytes, double seconds);
+
+  const Config& config_;
+  const Zfs& zfs_;
+  TlsContext& tls_;
+  std::string instance_id_;
+
+  std::mutex mu_;
+  std::map<std::string, FsRecord> records_;  // guarded by mu_
+};
+
+}  // namespace zrep

@@ -1,0 +1,43 @@
+#include "agent/session_registry.h"
+
+#include <thread>
+
+namespace zrep {
+
+bool SessionRegistry::spawn(std::function<void()> fn) {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return false;
+    ++threads_;
+  }
+  std::thread([this, fn = std::move(fn)] {
+    fn();
+    std::lock_guard lk(mu_);
+    if (--threads_ == 0) idle_.notify_all();
+  }).detach();
+  return true;
+}
+
+void SessionRegistry::add(ByteStream* stream) {
+  std::lock_guard lk(mu_);
+  streams_.insert(stream);
+  if (stopping_) stream->close();
+}
+
+void SessionRegistry::remove(ByteStream* stream) {
+  std::lock_guard lk(mu_);
+  streams_.erase(stream);
+}
+
+void SessionRegistry::stop() {
+  std::lock_guard lk(mu_);
+  stopping_ = true;
+  for (ByteStream* s : streams_) s->close();
+}
+
+bool SessionRegistry::wait_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  return idle_.wait_for(lk, timeout, [this] { return threads_ == 0; });
+}
+
+}  // namespace zrep

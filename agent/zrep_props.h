@@ -1,0 +1,37 @@
+// The ZFS user properties that hold replication state (zrep 2.x names, so filesystems zrep
+// already replicates can be adopted), and small helpers to read them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace zrep::props {
+
+inline constexpr const char* kSrcFs = "zrep:src-fs";
+inline constexpr const char* kSrcHost = "zrep:src-host";
+inline constexpr const char* kDestFs = "zrep:dest-fs";
+inline constexpr const char* kDestHost = "zrep:dest-host";
+inline constexpr const char* kMaster = "zrep:master";  // "yes" on the master's filesystem
+inline constexpr const char* kSavecount = "zrep:savecount";
+inline constexpr const char* kSent = "zrep:sent";  // on snapshots: unix time it reached the peer
+inline constexpr const char* kEpoch = "zrep:epoch";
+inline constexpr const char* kReadonly = "readonly";
+
+inline constexpr uint32_t kDefaultSavecount = 5;
+
+// Every property a filesystem's replication state is read from.
+inline std::vector<std::string> filesystem_props() {
+  return {kSrcFs, kSrcHost, kDestFs, kDestHost, kMaster, kSavecount, kEpoch, kReadonly};
+}
+
+using PropMap = std::map<std::string, std::string>;
+
+inline std::string get(const PropMap& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? std::string() : it->second;
+}
+
+}  // namespace zrep::props

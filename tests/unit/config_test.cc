@@ -1,0 +1,84 @@
+#include "agent/config.h"
+
+#include <gtest/gtest.h>
+
+namespace zrep {
+namespace {
+
+const char* kGood = R"(
+host = "alpha"
+listen = "0.0.0.0:7450"
+control_socket = "/run/zrep-agent/a.sock"
+[tls]
+ca = "/etc/zrep-agent/ca.crt"
+cert = "/etc/zrep-agent/alpha.crt"
+key = "/etc/zrep-agent/alpha.key"
+[[peer]]
+name = "beta"
+address = "[::1]:7451"
+datasets = ["tank/backup", "tank/other"]
+[[peer]]
+name = "gamma"
+)";
+
+TEST(Config, ParsesAGoodFile) {
+  auto c = parse_config(kGood, "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->host, "alpha");
+  ASSERT_TRUE(c->listen);
+  EXPECT_EQ(c->listen->port, 7450);
+  ASSERT_EQ(c->peers.size(), 2u);
+  EXPECT_EQ(c->peers[0].address->host, "::1");
+  EXPECT_EQ(c->peers[0].address->port, 7451);
+  EXPECT_EQ(c->peers[0].datasets.size(), 2u);
+  EXPECT_FALSE(c->peers[1].address);
+  EXPECT_NE(c->find_peer("gamma"), nullptr);
+  EXPECT_EQ(c->find_peer("delta"), nullptr);
+}
+
+void expect_error(const std::string& text, const std::string& fragment) {
+  auto c = parse_config(text, "bad.toml");
+  ASSERT_FALSE(c) << text;
+  EXPECT_NE(c.error().message.find(fragment), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("bad.toml"), std::string::npos) << c.error().message;
+}
+
+const std::string kTls = "[tls]\nca=\"/a\"\ncert=\"/b\"\nkey=\"/c\"\n";
+
+TEST(Config, RejectsBadFilesWithUsefulMessages) {
+  expect_error("host = ", "line 1");
+  expect_error(kTls, "'host' is missing");
+  expect_error("host = \"alpha\"\n", "[tls]");
+  expect_error("host = \"a b\"\n" + kTls, "not a valid host name");
+  expect_error("host = \"alpha\"\nlisten = \"x:99999\"\n" + kTls, "port");
+  expect_error("host = \"alpha\"\nlisten = \"::1:80\"\n" + kTls, "brackets");
+  expect_error("host = \"alpha\"\nlsten = \"x\"\n" + kTls, "unknown key");
+  expect_error("host = \"alpha\"\n" + kTls + "[[peer]]\nname=\"beta\"\ndatasets=[\"-R\"]\n",
+               "invalid dataset name");
+  expect_error("host = \"alpha\"\n" + kTls + "[[peer]]\nname=\"beta\"\n[[peer]]\nname=\"beta\"\n",
+               "listed twice");
+  expect_error("host = \"alpha\"\n" + kTls + "[[peer]]\nname=\"alpha\"\n", "own name");
+  expect_error("host = \"alpha\"\ncontrol_socket = \"rel.sock\"\n" + kTls, "absolute");
+  expect_error("host = \"alpha\"\nlog_level = \"loud\"\n" + kTls, "log_level");
+}
+
+TEST(Config, EndpointParsing) {
+  EXPECT_EQ(parse_endpoint("host.example")->port, kDefaultPort);
+  EXPECT_EQ(parse_endpoint("10.0.0.1:1")->host, "10.0.0.1");
+  EXPECT_EQ(parse_endpoint("[fe80::1]:80")->to_string(), "[fe80::1]:80");
+  EXPECT_FALSE(parse_endpoint(""));
+  EXPECT_FALSE(parse_endpoint(":80"));
+  EXPECT_FALSE(parse_endpoint("h:0"));
+  EXPECT_FALSE(parse_endpoint("h:abc"));
+  EXPECT_FALSE(parse_endpoint("h;rm -rf:80"));
+}
+
+TEST(Config, LoadReportsMissingFile) {
+  auto c = load_config("/nonexistent/zrep.toml");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(c.error().message.find("--config"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace zrep
