@@ -1,0 +1,231 @@
+// Two real agents replicating real zfs-fuse filesystems over mutual TLS on loopback.
+// Every assertion is on data that arrived: file digests, snapshot GUIDs, properties.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/integration/testbed.h"
+
+namespace zrep::testbed {
+namespace {
+
+class Replication : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    hosts_ = std::make_unique<TwoHosts>();
+    src_ = hosts_->src_pool() + "/data";
+    dst_ = hosts_->backup_root() + "/data";
+    must({"zfs", "create", src_});
+    write_file(mnt(src_) + "/small.txt", "hello from alpha\n");
+    write_file(mnt(src_) + "/dir/big.bin", test_data(3 << 20, 1));
+    write_file(mnt(src_) + "/dir/sub/notes.txt", test_data(100000, 2));
+  }
+  void TearDown() override { hosts_.reset(); }
+
+  static std::string mnt(const std::string& dataset) { return "/" + dataset; }
+  Agent& alpha() { return hosts_->alpha(); }
+  Agent& beta() { return hosts_->beta(); }
+
+  void init() {
+    auto r = alpha().cli({"init", src_, "beta", dst_});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  void expect_same_data() {
+    auto a = tree_digest(mnt(src_));
+    auto b = tree_digest(mnt(dst_));
+    EXPECT_FALSE(a.empty());
+    EXPECT_EQ(a, b) << "destination files differ from the source";
+  }
+  void expect_newest_snapshot_same() {
+    auto s = snapshots(src_);
+    auto d = snapshots(dst_);
+    ASSERT_FALSE(s.empty());
+    ASSERT_FALSE(d.empty());
+    EXPECT_EQ(zget(s.back(), "guid"), zget(d.back(), "guid"));
+    EXPECT_NE(zget(s.back(), "zrep:sent"), "-");
+    EXPECT_NE(zget(d.back(), "zrep:sent"), "-");
+  }
+
+  std::unique_ptr<TwoHosts> hosts_;
+  std::string src_, dst_;
+};
+
+TEST_F(Replication, InitCopiesTheFilesystemAndRecordsThePairing) {
+  init();
+  expect_same_data();
+  expect_newest_snapshot_same();
+  EXPECT_EQ(snapshots(src_).back(), src_ + "@zrep_000000");
+  EXPECT_EQ(zget(dst_, "readonly"), "on");
+  EXPECT_EQ(zget(src_, "zrep:master"), "yes");
+  EXPECT_EQ(zget(dst_, "zrep:master"), "-");
+  for (const auto& ds : {src_, dst_}) {
+    EXPECT_EQ(zget(ds, "zrep:src-fs"), src_);
+    EXPECT_EQ(zget(ds, "zrep:src-host"), "alpha");
+    EXPECT_EQ(zget(ds, "zrep:dest-fs"), dst_);
+    EXPECT_EQ(zget(ds, "zrep:dest-host"), "beta");
+    EXPECT_EQ(zget(ds, "zrep:savecount"), "5");
+    EXPECT_EQ(zget(ds, "zrep:epoch"), "1");
+  }
+}
+
+TEST_F(Replication, SyncSendsChangesIncrementally) {
+  init();
+  write_file(mnt(src_) + "/small.txt", "changed\n");
+  write_file(mnt(src_) + "/new/file.bin", test_data(1 << 20, 7));
+  std::filesystem::remove(mnt(src_) + "/dir/sub/notes.txt");
+  auto j = alpha().cli_json({"sync", src_});
+  ASSERT_TRUE(j.is_array() && j.size() == 1) << j.dump();
+  EXPECT_EQ(j[0]["base"], src_ + "@zrep_000000");
+  EXPECT_EQ(j[0]["snapshot"], src_ + "@zrep_000001");
+  // An incremental of ~1 MiB of changes, not a resend of the 3 MiB base.
+  EXPECT_LT(j[0]["bytes"].get<uint64_t>(), 2u << 20);
+  expect_same_data();
+  expect_newest_snapshot_same();
+  EXPECT_FALSE(std::filesystem::exists(mnt(dst_) + "/dir/sub/notes.txt"));
+  EXPECT_EQ(snapshots(dst_).size(), 2u);
+}
+
+TEST_F(Replication, NoChangeSyncIsHarmless) {
+  init();
+  for (int i = 0; i < 2; ++i) {
+    auto r = alpha().cli({"sync", src_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  expect_same_data();
+  expect_newest_snapshot_same();
+  EXPECT_EQ(zget(dst_, "readonly"), "on");
+}
+
+TEST_F(Replication, SyncAllSyncsEveryMasteredFilesystem) {
+  std::string src2 = hosts_->src_pool() + "/other";
+  std::string dst2 = hosts_->backup_root() + "/other";
+  must({"zfs", "create", src2});
+  write_file(mnt(src2) + "/a.txt", "second filesystem\n");
+  init();
+  ASSERT_EQ(alpha().cli({"init", src2, "beta", dst2}).exit_code, 0);
+  write_file(mnt(src_) + "/after.txt", "one");
+  write_file(mnt(src2) + "/after.txt", "two");
+  auto j = alpha().cli_json({"sync", "all"});
+  ASSERT_EQ(j.size(), 2u) << j.dump();
+  expect_same_data();
+  EXPECT_EQ(tree_digest(mnt(src2)), tree_digest(mnt(dst2)));
+  EXPECT_EQ(zget(snapshots(src2).back(), "guid"), zget(snapshots(dst2).back(), "guid"));
+}
+
+TEST_F(Replication, LostAcknowledgementIsRecoveredWithoutResending) {
+  init();
+  // A snapshot that reached the destination but whose acknowledgement never came back: it is
+  // on both sides, marked sent on neither.
+  write_file(mnt(src_) + "/lost-ack.txt", "arrived, unacknowledged\n");
+  must({"zfs", "snapshot", src_ + "@zrep_000001"});
+  ProcessOutput sent = run({"bash", "-c",
+                            "zfs send -i " + src_ + "@zrep_000000 " + src_ +
+                                "@zrep_000001 | zfs recv " + dst_});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  ASSERT_EQ(zget(dst_ + "@zrep_000001", "zrep:sent"), "-");
+
+  auto j = alpha().cli_json({"sync", src_});
+  EXPECT_EQ(j[0]["base"], src_ + "@zrep_000001") << j.dump();
+  EXPECT_EQ(j[0]["marked_after_lost_ack"].get<int>(), 2);
+  EXPECT_NE(zget(src_ + "@zrep_000001", "zrep:sent"), "-");
+  EXPECT_NE(zget(dst_ + "@zrep_000001", "zrep:sent"), "-");
+  expect_same_data();
+  expect_newest_snapshot_same();
+}
+
+TEST_F(Replication, ModifiedDestinationIsRefusedAndNothingChanges) {
+  init();
+  must({"zfs", "set", "readonly=off", dst_});
+  write_file(mnt(dst_) + "/local-edit.txt", "written on the standby\n");
+  write_file(mnt(src_) + "/small.txt", "new on alpha\n");
+  auto before_src = snapshots(src_);
+  auto before_dst = snapshots(dst_);
+  auto r = alpha().cli({"sync", src_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("modified"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshots(src_), before_src);
+  EXPECT_EQ(snapshots(dst_), before_dst);
+  EXPECT_TRUE(std::filesystem::exists(mnt(dst_) + "/local-edit.txt"));
+}
+
+TEST_F(Replication, InitRefusesAnExistingDestination) {
+  must({"zfs", "create", dst_});
+  auto r = alpha().cli({"init", src_, "beta", dst_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+  EXPECT_TRUE(snapshots(src_).empty());
+  EXPECT_EQ(zget(src_, "zrep:master"), "-");
+}
+
+TEST_F(Replication, PeerMayNotTouchDatasetsOutsideItsAllowance) {
+  std::string outside = hosts_->dst_pool() + "/elsewhere";
+  auto r = alpha().cli({"init", src_, "beta", outside});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("may not access"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(hosts_->backup_root()), std::string::npos) << r.err;
+  EXPECT_FALSE(dataset_exists(outside));
+}
+
+TEST_F(Replication, PeerWithCertificateFromAnotherCaIsRefused) {
+  std::string other = hosts_->work() + "/other-ca";
+  must({ZREP_AGENT_BINARY, "pki", "init", other});
+  must({ZREP_AGENT_BINARY, "pki", "issue", other, "beta"});
+  AgentSpec spec = hosts_->beta_spec;
+  spec.ca = other + "/ca.crt";
+  spec.cert = other + "/beta.crt";
+  spec.key = other + "/beta.key";
+  hosts_->restart_beta(spec);
+  auto r = alpha().cli({"init", src_, "beta", dst_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("TLS"), std::string::npos) << r.err;
+  EXPECT_FALSE(dataset_exists(dst_));
+}
+
+TEST_F(Replication, BadInputGetsClearErrors) {
+  auto bad_name = alpha().cli({"init", "-R", "beta", dst_});
+  EXPECT_NE(bad_name.exit_code, 0);
+  auto hostile = alpha().cli({"init", src_ + "@x@y", "beta", dst_});
+  EXPECT_EQ(hostile.exit_code, 1);
+  EXPECT_NE(hostile.err.find("invalid"), std::string::npos) << hostile.err;
+  auto unknown = alpha().cli({"init", src_, "gamma", dst_});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("unknown peer 'gamma'"), std::string::npos) << unknown.err;
+  auto missing = alpha().cli({"init", hosts_->src_pool() + "/nosuch", "beta", dst_});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("does not exist"), std::string::npos) << missing.err;
+  auto not_master = alpha().cli({"sync", src_});
+  EXPECT_EQ(not_master.exit_code, 1);
+  EXPECT_NE(not_master.err.find("not a zrep master"), std::string::npos) << not_master.err;
+  EXPECT_FALSE(dataset_exists(dst_));
+}
+
+TEST_F(Replication, ListAndStatusOnBothHosts) {
+  init();
+  auto la = alpha().cli_json({"list"});
+  ASSERT_EQ(la.size(), 1u) << la.dump();
+  EXPECT_EQ(la[0]["fs"], src_);
+  EXPECT_EQ(la[0]["role"], "master");
+  auto lb = beta().cli_json({"list"});
+  ASSERT_EQ(lb.size(), 1u) << lb.dump();
+  EXPECT_EQ(lb[0]["fs"], dst_);
+  EXPECT_EQ(lb[0]["role"], "destination");
+  auto sa = alpha().cli_json({"status", src_});
+  EXPECT_EQ(sa[0]["last_synced_snapshot"], src_ + "@zrep_000000");
+  EXPECT_EQ(sa[0]["unsent_snapshots"], 0);
+  EXPECT_EQ(sa[0]["peer"], "beta");
+  auto sb = beta().cli_json({"status"});
+  EXPECT_EQ(sb[0]["peer"], "alpha");
+  auto text = alpha().cli({"status"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find(src_), std::string::npos) << text.out;
+}
+
+TEST(Cli, SaysWhenTheDaemonIsNotRunning) {
+  auto r = run({ZREP_AGENT_BINARY, "--socket", "/var/tmp/zrep-no-such-daemon.sock", "status"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("daemon is not running"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("zrep-agent serve"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace zrep::testbed

@@ -1,0 +1,263 @@
+#include "tests/integration/testbed.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "agent/net.h"
+#include "crypto/stream_checksum.h"
+
+namespace zrep::testbed {
+namespace fs = std::filesystem;
+
+namespace {
+std::atomic<int> g_counter{0};
+const char* kTestbedScript = ZREP_SOURCE_DIR "/deploy/zfs-testbed.sh";
+}  // namespace
+
+void ensure_zfs() {
+  static bool done = false;
+  if (done) return;
+  ::signal(SIGPIPE, SIG_IGN);
+  auto r = run_process({"bash", kTestbedScript, "start"}, std::chrono::seconds(60));
+  if (!r || r->exit_code != 0) {
+    std::fprintf(stderr, "cannot start zfs-fuse: %s\n", r ? r->err.c_str() : r.error().message.c_str());
+    std::abort();
+  }
+  done = true;
+}
+
+ProcessOutput run(const std::vector<std::string>& argv, int timeout_s) {
+  auto r = run_process(argv, std::chrono::seconds(timeout_s));
+  if (!r) {
+    ADD_FAILURE() << "cannot run " << argv[0] << ": " << r.error().message;
+    return ProcessOutput{};
+  }
+  return *r;
+}
+
+std::string must(const std::vector<std::string>& argv, int timeout_s) {
+  ProcessOutput out = run(argv, timeout_s);
+  std::string cmd;
+  for (const auto& a : argv) cmd += a + " ";
+  EXPECT_EQ(out.exit_code, 0) << cmd << "\nstdout: " << out.out << "\nstderr: " << out.err;
+  return out.out;
+}
+
+std::string zget(const std::string& dataset, const std::string& prop) {
+  std::string v = must({"zfs", "get", "-H", "-p", "-o", "value", prop, dataset});
+  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+  return v;
+}
+
+std::vector<std::string> snapshots(const std::string& fsname) {
+  std::string out = must({"zfs", "list", "-H", "-o", "name", "-t", "snapshot", "-s", "createtxg",
+                          "-r", "-d", "1", fsname});
+  std::vector<std::string> names;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(fsname + "@", 0) == 0) names.push_back(line);
+  }
+  return names;
+}
+
+bool dataset_exists(const std::string& dataset) {
+  return run({"zfs", "list", "-H", "-o", "name", dataset}).exit_code == 0;
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string tmpl = "/var/tmp/" + prefix + "XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) std::abort();
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+Pool::Pool(const std::string& prefix, const std::string& dir, const std::string& size) : dir_(dir) {
+  ensure_zfs();
+  name_ = prefix + std::to_string(::getpid()) + "x" + std::to_string(g_counter++);
+  must({"bash", kTestbedScript, "mkpool", name_, dir_, size});
+}
+
+Pool::~Pool() { run({"bash", kTestbedScript, "rmpool", name_, dir_}); }
+
+std::map<std::string, std::string> tree_digest(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    StreamChecksum sum;
+    std::vector<char> buf(1 << 16);
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      sum.update(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buf.data()),
+                                          static_cast<size_t>(in.gcount())));
+    }
+    auto digest = sum.finish();
+    out[fs::relative(e.path(), root).string()] = StreamChecksum::hex(digest);
+  }
+  return out;
+}
+
+void write_file(const std::string& path, const std::string& contents) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  ASSERT_TRUE(out.good()) << "cannot write " << path;
+}
+
+std::string test_data(size_t bytes, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s;
+  s.reserve(bytes);
+  while (s.size() < bytes) {
+    if (rng() % 2 == 0) {
+      s += "line " + std::to_string(rng() % 1000) + " of a compressible text file\n";
+    } else {
+      for (int i = 0; i < 64; ++i) s.push_back(static_cast<char>(rng() & 0xff));
+    }
+  }
+  s.resize(bytes);
+  return s;
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+Agent::Agent(const std::string& workdir, const AgentSpec& spec) {
+  config_path_ = workdir + "/" + spec.host + ".toml";
+  socket_path_ = workdir + "/" + spec.host + ".sock";
+  log_path_ = workdir + "/" + spec.host + ".log";
+  std::ostringstream c;
+  c << "host = \"" << spec.host << "\"\n";
+  if (spec.port != 0) c << "listen = \"127.0.0.1:" << spec.port << "\"\n";
+  c << "control_socket = \"" << socket_path_ << "\"\n"
+    << "log_level = \"debug\"\n"
+    << "io_timeout = 30\n\n"
+    << "[tls]\nca = \"" << spec.ca << "\"\ncert = \"" << spec.cert << "\"\nkey = \"" << spec.key
+    << "\"\n\n"
+    << "[[peer]]\nname = \"" << spec.peer << "\"\n";
+  if (spec.peer_port != 0) c << "address = \"127.0.0.1:" << spec.peer_port << "\"\n";
+  c << "datasets = [";
+  for (size_t i = 0; i < spec.allowed.size(); ++i) c << (i ? ", " : "") << "\"" << spec.allowed[i] << "\"";
+  c << "]\n";
+  write_file(config_path_, c.str());
+}
+
+Agent::~Agent() { stop(); }
+
+void Agent::start() {
+  // The daemon logs to stderr; a shell-free redirect: spawn through `sh -c` is not used, the
+  // log goes to the Child's stderr capture and is copied to log_path_ at stop().
+  auto child = Child::spawn({ZREP_AGENT_BINARY, "serve", "--config", config_path_},
+                            StdioMode::kNull, StdioMode::kNull);
+  ASSERT_TRUE(child) << child.error().message;
+  child_ = std::move(*child);
+  for (int i = 0; i < 100; ++i) {
+    if (auto fd = unix_connect(socket_path_)) {
+      ::close(*fd);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  stop();
+  FAIL() << "agent " << config_path_ << " did not open its control socket in 5 s";
+}
+
+void Agent::stop() {
+  if (!child_) return;
+  ::kill(child_->pid(), SIGTERM);
+  ProcessOutput out = child_->wait(std::chrono::seconds(20));
+  child_.reset();
+  std::ofstream(log_path_, std::ios::app) << out.err << "\n";
+  if (::testing::Test::HasFailure()) {
+    std::fprintf(stderr, "---- log of %s ----\n%s\n---- end of log ----\n", config_path_.c_str(),
+                 out.err.c_str());
+  }
+}
+
+std::string Agent::log() const {
+  std::ifstream in(log_path_);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+ProcessOutput Agent::cli(const std::vector<std::string>& args, int timeout_s) const {
+  std::vector<std::string> argv{ZREP_AGENT_BINARY, "--config", config_path_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, timeout_s);
+}
+
+nlohmann::json Agent::cli_json(const std::vector<std::string>& args) const {
+  std::vector<std::string> a{"--json"};
+  a.insert(a.end(), args.begin(), args.end());
+  ProcessOutput out = cli(a);
+  EXPECT_EQ(out.exit_code, 0) << "stdout: " << out.out << "\nstderr: " << out.err;
+  auto j = nlohmann::json::parse(out.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << out.out;
+  return j;
+}
+
+TwoHosts::TwoHosts() {
+  ensure_zfs();
+  dir_ = std::make_unique<TempDir>("zrep-it-");
+  src_ = std::make_unique<Pool>("zsrc", dir_->path());
+  dst_ = std::make_unique<Pool>("zdst", dir_->path());
+  must({"zfs", "create", backup_root()});
+  pki_dir_ = dir_->path() + "/pki";
+  must({ZREP_AGENT_BINARY, "pki", "init", pki_dir_});
+  must({ZREP_AGENT_BINARY, "pki", "issue", pki_dir_, "alpha"});
+  must({ZREP_AGENT_BINARY, "pki", "issue", pki_dir_, "beta"});
+  int pa = free_port(), pb = free_port();
+  alpha_spec = {"alpha", pa, "beta", pb, {src_->name()}, pki_dir_ + "/ca.crt",
+                pki_dir_ + "/alpha.crt", pki_dir_ + "/alpha.key"};
+  beta_spec = {"beta", pb, "alpha", pa, {backup_root()}, pki_dir_ + "/ca.crt",
+               pki_dir_ + "/beta.crt", pki_dir_ + "/beta.key"};
+  alpha_ = std::make_unique<Agent>(dir_->path(), alpha_spec);
+  beta_ = std::make_unique<Agent>(dir_->path(), beta_spec);
+  alpha_->start();
+  beta_->start();
+}
+
+void TwoHosts::restart_beta(const AgentSpec& spec) {
+  beta_->stop();
+  beta_spec = spec;
+  beta_ = std::make_unique<Agent>(dir_->path(), spec);
+  beta_->start();
+}
+
+TwoHosts::~TwoHosts() {
+  alpha_.reset();
+  beta_.reset();
+  src_.reset();
+  dst_.reset();
+}
+
+}  // namespace zrep::testbed

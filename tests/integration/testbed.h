@@ -1,0 +1,113 @@
+// The two-host testbed for integration tests: real zfs-fuse pools on sparse files, a real CA and
+// host certificates made by `zrep-agent pki`, and two real `zrep-agent serve` processes
+// ("alpha" and "beta") on loopback, each with its own pool, port, config and control socket.
+//
+// Everything a test makes is destroyed by the destructors, also when the test fails.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/subprocess.h"
+
+namespace zrep::testbed {
+
+// Starts zfs-fuse unless a ZFS daemon answers (deploy/zfs-testbed.sh start); aborts the test
+// binary with a message when it cannot.
+void ensure_zfs();
+
+// Runs a program; fails the current test when it cannot be started.
+ProcessOutput run(const std::vector<std::string>& argv, int timeout_s = 120);
+// Runs and asserts exit 0; returns stdout.
+std::string must(const std::vector<std::string>& argv, int timeout_s = 120);
+
+std::string zget(const std::string& dataset, const std::string& prop);  // "-" when unset
+std::vector<std::string> snapshots(const std::string& fs);             // names, oldest first
+bool dataset_exists(const std::string& dataset);
+
+// A directory under /var/tmp removed (recursively) on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class Pool {
+ public:
+  Pool(const std::string& prefix, const std::string& dir, const std::string& size = "1G");
+  ~Pool();
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_, dir_;
+};
+
+// Files under `root` (relative path -> SHA-256 of the contents), for comparing trees.
+std::map<std::string, std::string> tree_digest(const std::string& root);
+void write_file(const std::string& path, const std::string& contents);
+// `bytes` of pseudo-random (seeded) data, half of it compressible text.
+std::string test_data(size_t bytes, uint32_t seed);
+
+int free_port();
+
+struct AgentSpec {
+  std::string host;
+  int port = 0;
+  std::string peer;
+  int peer_port = 0;             // 0: the peer entry has no address
+  std::vector<std::string> allowed;  // datasets here the peer may touch
+  std::string ca, cert, key;
+};
+
+class Agent {
+ public:
+  Agent(const std::string& workdir, const AgentSpec& spec);
+  ~Agent();
+  void start();  // asserts the daemon comes up
+  void stop();   // SIGTERM, wait; prints its log when the test failed
+  const std::string& config_path() const { return config_path_; }
+  const std::string& socket_path() const { return socket_path_; }
+  // Runs `zrep-agent --config CONFIG args...`.
+  ProcessOutput cli(const std::vector<std::string>& args, int timeout_s = 300) const;
+  // Runs with --json, asserts exit 0, returns the parsed result.
+  nlohmann::json cli_json(const std::vector<std::string>& args) const;
+  std::string log() const;
+
+ private:
+  std::string config_path_, socket_path_, log_path_;
+  std::optional<Child> child_;
+};
+
+// Two hosts: alpha (source pool) and beta (destination pool), one CA.
+class TwoHosts {
+ public:
+  TwoHosts();
+  ~TwoHosts();
+  std::string src_pool() const { return src_->name(); }
+  std::string dst_pool() const { return dst_->name(); }
+  std::string backup_root() const { return dst_->name() + "/backup"; }  // beta allows this
+  const std::string& pki_dir() const { return pki_dir_; }
+  const std::string& work() const { return dir_->path(); }
+  Agent& alpha() { return *alpha_; }
+  Agent& beta() { return *beta_; }
+  AgentSpec alpha_spec, beta_spec;
+  // Restarts beta with another spec (e.g. another certificate).
+  void restart_beta(const AgentSpec& spec);
+
+ private:
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Pool> src_, dst_;
+  std::string pki_dir_;
+  std::unique_ptr<Agent> alpha_, beta_;
+};
+
+}  // namespace zrep::testbed
