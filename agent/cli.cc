@@ -150,6 +150,7 @@ int run_cli(int argc, char** argv) {
       "zrep-agent: replicates ZFS filesystems between paired hosts over mutually authenticated "
       "TLS, and moves the master role between them."};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand too
   GlobalOptions g;
   g.config_path = default_config_path();
   app.add_option(

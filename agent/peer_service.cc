@@ -236,10 +236,8 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
                init ? "full" : "incremental");
   ReceiveOptions opts;
   opts.frame_timeout = config_.io_timeout;
-  int sink = child->stdin_fd();
-  auto got = receive_stream(*session_.channel, sink, opts);
-  // receive_stream closed the pipe; forget the fd so the Child does not close it again.
-  child->close_stdin();
+  // receive_stream owns the pipe from here and closes it, so zfs recv sees the end.
+  auto got = receive_stream(*session_.channel, child->release_stdin(), opts);
   Status zs = zfs_.finish(*child, "zfs receive into " + dest + " on " + config_.host,
                           std::chrono::hours(24));
   if (!got) {

@@ -391,7 +391,12 @@ Result<std::map<std::string, std::map<std::string, std::string>>> Replicator::ma
   if (!found) return found.error();
   std::map<std::string, std::map<std::string, std::string>> out;
   for (auto& [name, p] : *found) {
-    if (props::get(p, props::kDestFs).empty() && props::get(p, props::kSrcFs).empty()) continue;
+    // A filesystem is this host's when it masters it as the source, or holds it as the
+    // destination. (Several "hosts" may share one ZFS, as in the tests; and a pairing's
+    // properties name both hosts.)
+    bool master = props::get(p, props::kMaster) == "yes";
+    const std::string owner = master ? props::get(p, props::kSrcHost) : props::get(p, props::kDestHost);
+    if (owner != config_.host) continue;
     if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
     out[name] = std::move(p);
   }
@@ -416,8 +421,7 @@ Result<json> Replicator::list(const control::ListCommand& cmd) {
                        {"dest_host", props::get(p, props::kDestHost)},
                        {"dest_fs", props::get(p, props::kDestFs)},
                        {"savecount", props::get(p, props::kSavecount)},
-                       {"epoch", props::get(p, props::kEpoch)},
-                       {"readonly", props::get(p, props::kReadonly)}});
+                       {"epoch", props::get(p, props::kEpoch)}});
   }
   return out;
 }

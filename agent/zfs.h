@@ -84,6 +84,9 @@ class Zfs {
   Status rollback(const std::string& snapshot, bool destroy_newer) const;
   Status create_filesystem(const std::string& fs, bool parents) const;
   Result<uint64_t> available_bytes(const std::string& dataset) const;
+  // Filesystems (not snapshots) on which any of `props` is set locally: name -> {prop: value}.
+  Result<std::map<std::string, std::map<std::string, std::string>>> find_local_props(
+      const std::vector<std::string>& props) const;
 
   // Starts `zfs send`; the stream is on the child's stdout.
   Result<Child> start_send(const SendSpec& spec) const;

@@ -3,6 +3,8 @@
 // run() captures stdout and stderr, with a timeout after which the child is killed. spawn()
 // gives the caller a pipe to the child's stdin or from its stdout for streaming (zfs send/recv);
 // stderr always goes to an in-memory file read back by wait(). A Child is owned by one thread.
+// The process must ignore SIGPIPE (signal(SIGPIPE, SIG_IGN); the daemon does at start): a write
+// to the stdin of a child that has exited then fails with EPIPE instead of killing us.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -17,9 +20,9 @@
 namespace zrep {
 
 struct ProcessOutput {
-  int exit_code = -1;     // exit status, or 128+signal when killed by a signal
-  std::string out;        // stdout (run() only)
-  std::string err;        // stderr, trimmed of trailing white space
+  int exit_code = -1;  // exit status, or 128+signal when killed by a signal
+  std::string out;     // stdout (run() only)
+  std::string err;     // stderr, trimmed of trailing white space
   bool timed_out = false;
 };
 
@@ -46,10 +49,12 @@ class Child {
   int stdin_fd() const { return stdin_fd_; }
   int stdout_fd() const { return stdout_fd_; }
   void close_stdin();   // idempotent
+  // Hands the stdin pipe's write end to the caller, who must close it; the Child forgets it.
+  int release_stdin() { return std::exchange(stdin_fd_, -1); }
   void close_stdout();  // idempotent
 
-  // Waits up to `timeout` for exit (kills with SIGKILL and reports timed_out after that), then
-  // returns the exit code and stderr.
+  // Closes our pipe ends, waits up to `timeout` for exit (kills with SIGKILL and reports
+  // timed_out after that), then returns the exit code and stderr.
   ProcessOutput wait(std::chrono::milliseconds timeout);
   void kill_now();  // SIGKILL; wait() still reaps
 

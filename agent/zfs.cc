@@ -1,0 +1,275 @@
+#include "agent/zfs.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <functional>
+#include <thread>
+
+#include "agent/zfs_names.h"
+#include "agent/zfs_parse.h"
+
+namespace zrep {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// zfs-fuse (and OpenZFS under load) report "dataset is busy" for a moment after a receive or an
+// unmount; the destroy succeeds when retried.
+constexpr milliseconds kBusyRetryFor{3000};
+
+Status validate_any_name(const std::string& name) {
+  return name.find('@') == std::string::npos ? validate_dataset_name(name)
+                                             : validate_snapshot_name(name);
+}
+
+std::string seconds_text(milliseconds ms) {
+  return fmt::format("{:.1f} s", std::chrono::duration<double>(ms).count());
+}
+
+// A failed zfs command as an error: the code from zfs's words, the words themselves, and for
+// the one failure users cause by hand, what to do about it.
+Error failure(const ProcessOutput& out, std::string_view what) {
+  ErrorCode code = classify_zfs_error(out.err);
+  std::string text = condense_zfs_stderr(out.err);
+  if (text.empty()) text = fmt::format("zfs exited with code {} and said nothing", out.exit_code);
+  std::string message = fmt::format("{}: {}", what, text);
+  if (code == ErrorCode::kModified) {
+    message +=
+        "; the destination was written to since the last sync; it must stay read-only (zrep "
+        "sets readonly=on)";
+  }
+  return make_error(code, std::move(message));
+}
+
+bool is_legacy(const ZfsFeatures& f) { return f.dialect == ZfsFeatures::Dialect::kLegacy; }
+
+bool is_busy(const ProcessOutput& out) {
+  return out.err.find("dataset is busy") != std::string::npos;
+}
+
+// Runs a destroy, retrying while zfs says the dataset is busy.
+Result<ProcessOutput> destroy_with_retry(const std::function<Result<ProcessOutput>()>& run) {
+  auto deadline = Clock::now() + kBusyRetryFor;
+  milliseconds pause{50};
+  while (true) {
+    auto out = run();
+    if (!out || out->exit_code == 0 || !is_busy(*out) || Clock::now() + pause > deadline) {
+      return out;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, milliseconds(500));
+  }
+}
+
+Error spawn_failure(const Error& e) {
+  if (e.code != ErrorCode::kNotFound) return e;
+  return make_error(e.code, e.message + " (is ZFS installed?)");
+}
+
+}  // namespace
+
+Result<Zfs> Zfs::probe(const Options& options) {
+  Zfs zfs(options, ZfsFeatures{});
+  auto out = zfs.zfs({"version"});
+  if (!out) return out.error();
+  auto features = parse_zfs_version(*out);
+  if (!features) return features.error();
+  zfs.features_ = *features;
+  return zfs;
+}
+
+Result<ProcessOutput> Zfs::zfs(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{options_.zfs_program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto out = run_process(argv, options_.command_timeout);
+  if (!out) return spawn_failure(out.error());
+  if (out->timed_out) {
+    return make_error(ErrorCode::kTimeout,
+                      fmt::format("'zfs {}' did not finish within {} and was killed (is ZFS "
+                                  "hung or overloaded?)",
+                                  fmt::join(args, " "), seconds_text(options_.command_timeout)));
+  }
+  return out;
+}
+
+Result<bool> Zfs::exists(const std::string& dataset) const {
+  ZREP_RETURN_IF_ERROR(validate_any_name(dataset));
+  auto out = zfs({"list", "-H", "-o", "name", dataset});
+  if (!out) return out.error();
+  if (out->exit_code == 0) return true;
+  if (classify_zfs_error(out->err) == ErrorCode::kNotFound) return false;
+  return failure(*out, "cannot check whether " + dataset + " exists");
+}
+
+Result<std::map<std::string, std::string>> Zfs::get_props(
+    const std::string& dataset, const std::vector<std::string>& props) const {
+  ZREP_RETURN_IF_ERROR(validate_any_name(dataset));
+  if (props.empty()) return std::map<std::string, std::string>{};
+  for (const auto& p : props) ZREP_RETURN_IF_ERROR(validate_property_name(p));
+  auto out = zfs({"get", "-H", "-p", "-o", "property,value,source",
+                  fmt::format("{}", fmt::join(props, ",")), dataset});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot read properties of " + dataset);
+  return parse_props(out->out, is_legacy(features_));
+}
+
+Status Zfs::set_prop(const std::string& dataset, const std::string& prop,
+                     const std::string& value) const {
+  ZREP_RETURN_IF_ERROR(validate_any_name(dataset));
+  ZREP_RETURN_IF_ERROR(validate_property_name(prop));
+  ZREP_RETURN_IF_ERROR(validate_property_value(prop, value));
+  auto out = zfs({"set", prop + "=" + value, dataset});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot set " + prop + " on " + dataset);
+  return Status::ok();
+}
+
+Status Zfs::inherit_prop(const std::string& dataset, const std::string& prop) const {
+  ZREP_RETURN_IF_ERROR(validate_any_name(dataset));
+  ZREP_RETURN_IF_ERROR(validate_property_name(prop));
+  auto out = zfs({"inherit", prop, dataset});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot clear " + prop + " on " + dataset);
+  return Status::ok();
+}
+
+Result<std::vector<SnapshotInfo>> Zfs::list_snapshots(const std::string& fs) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  // `get -d 1` rather than `list -t snapshot -p`: zfs-fuse has no `list -p`, and this one form
+  // works on every dialect. It also reports fs itself and its children; the parser drops them.
+  auto out = zfs(
+      {"get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,zrep:sent", "-d", "1", fs});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot list the snapshots of " + fs);
+  return parse_snapshot_listing(fs, out->out);
+}
+
+Status Zfs::snapshot(const std::string& snapshot) const {
+  ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
+  auto out = zfs({"snapshot", snapshot});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot create snapshot " + snapshot);
+  return Status::ok();
+}
+
+Status Zfs::destroy_snapshot(const std::string& snapshot) const {
+  // A snapshot name, checked as one: `zfs destroy` of a filesystem name would destroy data.
+  ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
+  auto out = destroy_with_retry([&] { return zfs({"destroy", snapshot}); });
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot destroy snapshot " + snapshot);
+  return Status::ok();
+}
+
+Status Zfs::destroy_filesystem(const std::string& fs, bool recursive) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  std::vector<std::string> args{"destroy"};
+  if (recursive) args.push_back("-r");
+  args.push_back(fs);
+  auto out = destroy_with_retry([&] { return zfs(args); });
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot destroy filesystem " + fs);
+  return Status::ok();
+}
+
+Status Zfs::rollback(const std::string& snapshot, bool destroy_newer) const {
+  ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
+  std::vector<std::string> args{"rollback"};
+  if (destroy_newer) args.push_back("-r");
+  args.push_back(snapshot);
+  auto out = zfs(args);
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot roll back to " + snapshot);
+  return Status::ok();
+}
+
+Status Zfs::create_filesystem(const std::string& fs, bool parents) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  std::vector<std::string> args{"create"};
+  if (parents) args.push_back("-p");
+  args.push_back(fs);
+  auto out = zfs(args);
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot create filesystem " + fs);
+  return Status::ok();
+}
+
+Result<uint64_t> Zfs::available_bytes(const std::string& dataset) const {
+  auto props = get_props(dataset, {"available"});
+  if (!props) return props.error();
+  auto it = props->find("available");
+  std::optional<uint64_t> bytes;
+  if (it != props->end()) bytes = parse_u64(it->second);
+  if (!bytes)
+    return make_error(ErrorCode::kZfs, "zfs did not report a number for available on " + dataset);
+  return *bytes;
+}
+
+Result<std::map<std::string, std::map<std::string, std::string>>> Zfs::find_local_props(
+    const std::vector<std::string>& props) const {
+  if (props.empty()) return DatasetProps{};
+  for (const auto& p : props) ZREP_RETURN_IF_ERROR(validate_property_name(p));
+  // With no dataset named, `zfs get` covers every dataset of every pool. zfs-fuse hides a
+  // locally set readonly=on behind the source "temporary" (see parse_props).
+  auto out = zfs({"get", "-H", "-p", "-s", is_legacy(features_) ? "local,temporary" : "local", "-o",
+                  "name,property,value,source", fmt::format("{}", fmt::join(props, ","))});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot search for zrep properties");
+  return parse_local_props(out->out, is_legacy(features_));
+}
+
+Result<Child> Zfs::start_send(const SendSpec& spec) const {
+  ZREP_RETURN_IF_ERROR(validate_snapshot_name(spec.snapshot));
+  if (spec.from) ZREP_RETURN_IF_ERROR(validate_snapshot_name(*spec.from));
+  if (spec.raw && !features_.raw_send) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "raw sends (-w) need OpenZFS; this ZFS is " + features_.version);
+  }
+  if (spec.compressed && !features_.compressed_send) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "compressed sends (-c) need OpenZFS; this ZFS is " + features_.version);
+  }
+  std::vector<std::string> argv{options_.zfs_program, "send"};
+  if (spec.raw) argv.push_back("-w");
+  if (spec.compressed) argv.push_back("-c");
+  if (spec.from) {
+    argv.push_back(spec.intermediates ? "-I" : "-i");
+    argv.push_back(*spec.from);
+  }
+  argv.push_back(spec.snapshot);
+  auto child = Child::spawn(argv, StdioMode::kNull, StdioMode::kPipe);
+  if (!child) return spawn_failure(child.error());
+  return child;
+}
+
+Result<Child> Zfs::start_recv(const RecvSpec& spec) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(spec.target));
+  if (spec.resumable && !features_.resumable_receive) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "resumable receive (-s) needs OpenZFS; this ZFS is " + features_.version);
+  }
+  std::vector<std::string> argv{options_.zfs_program, "recv"};
+  if (spec.force) argv.push_back("-F");
+  if (spec.resumable) argv.push_back("-s");
+  argv.push_back(spec.target);
+  auto child = Child::spawn(argv, StdioMode::kPipe, StdioMode::kNull);
+  if (!child) return spawn_failure(child.error());
+  return child;
+}
+
+Status Zfs::finish(Child& child, const std::string& what, milliseconds timeout) const {
+  ProcessOutput out = child.wait(timeout);
+  if (out.timed_out) {
+    std::string said = condense_zfs_stderr(out.err);
+    return make_error(ErrorCode::kTimeout,
+                      fmt::format("{}: zfs did not finish within {} and was killed{}{}", what,
+                                  seconds_text(timeout), said.empty() ? "" : "; it said: ", said));
+  }
+  if (out.exit_code != 0) return failure(out, what);
+  return Status::ok();
+}
+
+}  // namespace zrep
