@@ -16,9 +16,9 @@
 #include "agent/daemon.h"
 #include "agent/net.h"
 #include "agent/peer_session.h"
-#include "proto/control.pb.h"
 #include "crypto/pki.h"
 #include "crypto/tls.h"
+#include "proto/control.pb.h"
 
 namespace zrep {
 namespace {
@@ -60,10 +60,14 @@ int serve(const GlobalOptions& g) {
   return 0;
 }
 
-std::string control_socket_path(const GlobalOptions& g) {
+// The daemon's control socket: --socket, else the config's control_socket. A config that was
+// named (--config or $ZREP_AGENT_CONFIG) must be readable; without one, the default socket.
+Result<std::string> control_socket_path(const GlobalOptions& g) {
   if (!g.socket_path.empty()) return g.socket_path;
   auto config = load_config(g.config_path);
-  return config ? config->control_socket : std::string(kDefaultControlSocket);
+  if (config) return config->control_socket;
+  if (g.config_path != kDefaultConfigPath) return config.error();
+  return std::string(kDefaultControlSocket);
 }
 
 void print_progress(const control::Progress& p) {
@@ -87,7 +91,9 @@ void print_progress(const control::Progress& p) {
 int call_daemon(const GlobalOptions& g, control::Request req,
                 const std::function<std::string(const nlohmann::json&)>& render) {
   ::signal(SIGPIPE, SIG_IGN);
-  const std::string path = control_socket_path(g);
+  auto socket_path = control_socket_path(g);
+  if (!socket_path) return fail(socket_path.error().message, kExitUsage);
+  const std::string& path = *socket_path;
   auto fd = unix_connect(path);
   if (!fd) {
     if (fd.error().code == ErrorCode::kUnavailable) {

@@ -91,7 +91,7 @@ std::string format_list(const json& rows) {
 std::string format_status(const json& rows, int64_t now) {
   if (rows.empty()) return "no zrep filesystems on this host\n";
   std::vector<std::vector<std::string>> t{
-      {"FILESYSTEM", "ROLE", "PEER", "LAST SYNC", "SNAPSHOT", "UNSENT", "STATE"}};
+      {"FILESYSTEM", "ROLE", "PEER", "LAST SYNC", "LAG", "SNAPSHOT", "UNSENT", "STATE"}};
   for (const auto& r : rows) {
     std::string last = "never";
     if (r.contains("last_sync_time")) {
@@ -104,8 +104,10 @@ std::string format_status(const json& rows, int64_t now) {
       state = "ERROR: " + str(r, "last_error");
     std::string snap = str(r, "last_synced_snapshot");
     if (auto at = snap.find('@'); at != std::string::npos) snap = snap.substr(at + 1);
-    t.push_back({str(r, "fs"), str(r, "role"), str(r, "peer") + ":" + str(r, "peer_fs"), last, snap,
-                 str(r, "unsent_snapshots", "0"), state});
+    std::string lag =
+        r.contains("lag_seconds") ? human_duration(r["lag_seconds"].get<int64_t>()) : "-";
+    t.push_back({str(r, "fs"), str(r, "role"), str(r, "peer") + ":" + str(r, "peer_fs"), last, lag,
+                 snap, str(r, "unsent_snapshots", "0"), state});
   }
   return table(t);
 }

@@ -9,8 +9,8 @@
 
 namespace zrep {
 
-std::string human_bytes(uint64_t bytes);             // "1.5 MiB"
-std::string human_duration(int64_t seconds);         // "3m 20s"
+std::string human_bytes(uint64_t bytes);      // "1.5 MiB"
+std::string human_duration(int64_t seconds);  // "3m 20s"
 std::string format_init(const nlohmann::json& r);
 std::string format_sync(const nlohmann::json& results);
 std::string format_list(const nlohmann::json& rows);

@@ -28,8 +28,8 @@ struct Endpoint {
 Result<Endpoint> parse_endpoint(std::string_view text);
 
 struct PeerConfig {
-  std::string name;                 // the name in the peer's certificate
-  std::optional<Endpoint> address;  // absent: this host never dials the peer
+  std::string name;                   // the name in the peer's certificate
+  std::optional<Endpoint> address;    // absent: this host never dials the peer
   std::vector<std::string> datasets;  // datasets here (and below) the peer may read or write
 };
 

@@ -15,8 +15,8 @@
 #include "agent/zfs.h"
 #include "common/result.h"
 #include "crypto/tls.h"
-#include "proto/peer.pb.h"
 #include "proto/frame.h"
+#include "proto/peer.pb.h"
 
 namespace zrep {
 

@@ -395,7 +395,8 @@ Result<std::map<std::string, std::map<std::string, std::string>>> Replicator::ma
     // destination. (Several "hosts" may share one ZFS, as in the tests; and a pairing's
     // properties name both hosts.)
     bool master = props::get(p, props::kMaster) == "yes";
-    const std::string owner = master ? props::get(p, props::kSrcHost) : props::get(p, props::kDestHost);
+    const std::string owner =
+        master ? props::get(p, props::kSrcHost) : props::get(p, props::kDestHost);
     if (owner != config_.host) continue;
     if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
     out[name] = std::move(p);
@@ -454,7 +455,8 @@ Result<json> Replicator::status(const control::StatusCommand& cmd) {
       if (last_sent != nullptr) {
         e["last_synced_snapshot"] = last_sent->name;
         e["last_sync_time"] = *last_sent->sent;
-        e["lag_seconds"] = now - *last_sent->sent;
+        // Lag: how old the newest data both sides hold is.
+        if (last_sent->creation > 0) e["lag_seconds"] = now - last_sent->creation;
       }
     } else {
       e["error"] = snaps.error().message;

@@ -17,8 +17,8 @@
 #include "agent/config.h"
 #include "agent/peer_session.h"
 #include "agent/zfs.h"
-#include "proto/control.pb.h"
 #include "crypto/tls.h"
+#include "proto/control.pb.h"
 
 namespace zrep {
 

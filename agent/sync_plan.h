@@ -17,10 +17,10 @@
 namespace zrep {
 
 struct SyncPlan {
-  SnapshotInfo base;                     // newest common snapshot (local name and GUID)
-  std::vector<std::string> mark_local;   // common snapshots not marked sent here
-  std::vector<uint64_t> mark_remote;     // GUIDs of common snapshots not marked sent there
-  uint32_t next_seq = 0;                 // sequence number for the new zrep snapshot
+  SnapshotInfo base;                    // newest common snapshot (local name and GUID)
+  std::vector<std::string> mark_local;  // common snapshots not marked sent here
+  std::vector<uint64_t> mark_remote;    // GUIDs of common snapshots not marked sent there
+  uint32_t next_seq = 0;                // sequence number for the new zrep snapshot
 };
 
 // `local` and `remote` are oldest first; remote names may be bare snapshot parts or full names.
@@ -28,8 +28,8 @@ struct SyncPlan {
 // snapshot newer than the common base (it would be lost by an incremental receive);
 // kConflict when the zrep sequence is exhausted.
 Result<SyncPlan> plan_sync(const std::vector<SnapshotInfo>& local,
-                           const std::vector<SnapshotInfo>& remote,
-                           const std::string& local_fs, const std::string& remote_desc);
+                           const std::vector<SnapshotInfo>& remote, const std::string& local_fs,
+                           const std::string& remote_desc);
 
 // The next zrep sequence number after every zrep_XXXXXX name in both lists.
 Result<uint32_t> next_zrep_seq(const std::vector<SnapshotInfo>& local,

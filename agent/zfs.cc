@@ -140,8 +140,8 @@ Result<std::vector<SnapshotInfo>> Zfs::list_snapshots(const std::string& fs) con
   ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
   // `get -d 1` rather than `list -t snapshot -p`: zfs-fuse has no `list -p`, and this one form
   // works on every dialect. It also reports fs itself and its children; the parser drops them.
-  auto out = zfs(
-      {"get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,zrep:sent", "-d", "1", fs});
+  auto out = zfs({"get", "-H", "-p", "-o", "name,property,value",
+                  "guid,createtxg,creation,zrep:sent", "-d", "1", fs});
   if (!out) return out.error();
   if (out->exit_code != 0) return failure(*out, "cannot list the snapshots of " + fs);
   return parse_snapshot_listing(fs, out->out);

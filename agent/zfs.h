@@ -22,22 +22,23 @@ namespace zrep {
 struct ZfsFeatures {
   enum class Dialect { kLegacy, kOpenZfs };
   Dialect dialect = Dialect::kLegacy;
-  std::string version;            // "zfs-2.3.2", or "legacy (no 'zfs version')"
+  std::string version;  // "zfs-2.3.2", or "legacy (no 'zfs version')"
   int major = 0, minor = 0;
-  bool list_parsable = false;     // zfs list -p
-  bool holds = false;             // zfs hold/release
+  bool list_parsable = false;  // zfs list -p
+  bool holds = false;          // zfs hold/release
   bool bookmarks = false;
-  bool resumable_receive = false; // recv -s, send -t
-  bool raw_send = false;          // send -w
-  bool compressed_send = false;   // send -c
-  bool written_property = false;  // the `written` property
-  bool send_size_estimate = false;// send -n -P
+  bool resumable_receive = false;   // recv -s, send -t
+  bool raw_send = false;            // send -w
+  bool compressed_send = false;     // send -c
+  bool written_property = false;    // the `written` property
+  bool send_size_estimate = false;  // send -n -P
 };
 
 struct SnapshotInfo {
-  std::string name;   // full name "fs@snap"
+  std::string name;  // full name "fs@snap"
   uint64_t guid = 0;
   uint64_t createtxg = 0;
+  int64_t creation = 0;         // unix time the snapshot was taken
   std::optional<int64_t> sent;  // zrep:sent (unix time) when set
 };
 
@@ -73,7 +74,8 @@ class Zfs {
   // ("-") are absent from the map.
   Result<std::map<std::string, std::string>> get_props(const std::string& dataset,
                                                        const std::vector<std::string>& props) const;
-  Status set_prop(const std::string& dataset, const std::string& prop, const std::string& value) const;
+  Status set_prop(const std::string& dataset, const std::string& prop,
+                  const std::string& value) const;
   Status inherit_prop(const std::string& dataset, const std::string& prop) const;
 
   // The snapshots of `fs` (not of its children), oldest first (by createtxg).

@@ -231,6 +231,12 @@ Result<std::vector<SnapshotInfo>> parse_snapshot_listing(std::string_view fs,
       }
       return Status::ok();
     }
+    if (prop == "creation") {
+      auto when = parse_i64(value);
+      if (!when) return unexpected_output("zfs get", line);
+      info.creation = *when;
+      return Status::ok();
+    }
     std::optional<uint64_t> number = parse_u64(value);
     if (!number || (prop != "guid" && prop != "createtxg"))
       return unexpected_output("zfs get", line);

@@ -4,19 +4,32 @@ namespace zrep {
 
 std::string_view error_code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid-argument";
-    case ErrorCode::kNotFound: return "not-found";
-    case ErrorCode::kAlreadyExists: return "already-exists";
-    case ErrorCode::kPermissionDenied: return "permission-denied";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kTimeout: return "timeout";
-    case ErrorCode::kProtocol: return "protocol";
-    case ErrorCode::kZfs: return "zfs";
-    case ErrorCode::kModified: return "destination-modified";
-    case ErrorCode::kNoSpace: return "no-space";
-    case ErrorCode::kCorrupt: return "corrupt";
-    case ErrorCode::kConflict: return "conflict";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kInvalidArgument:
+      return "invalid-argument";
+    case ErrorCode::kNotFound:
+      return "not-found";
+    case ErrorCode::kAlreadyExists:
+      return "already-exists";
+    case ErrorCode::kPermissionDenied:
+      return "permission-denied";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kProtocol:
+      return "protocol";
+    case ErrorCode::kZfs:
+      return "zfs";
+    case ErrorCode::kModified:
+      return "destination-modified";
+    case ErrorCode::kNoSpace:
+      return "no-space";
+    case ErrorCode::kCorrupt:
+      return "corrupt";
+    case ErrorCode::kConflict:
+      return "conflict";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }

@@ -60,8 +60,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit on purpose
-  Result(Error e) : v_(std::move(e)) {}      // NOLINT
+  Result(T value) : v_(std::move(value)) {}                        // NOLINT: implicit on purpose
+  Result(Error e) : v_(std::move(e)) {}                            // NOLINT
   Result(const Status& s) : v_(s.error()) { assert(!s.is_ok()); }  // NOLINT
 
   bool is_ok() const { return std::holds_alternative<T>(v_); }
@@ -96,8 +96,8 @@ inline Error make_error(ErrorCode code, std::string message) {
 }  // namespace zrep
 
 // Returns early from the enclosing function when `expr` (a Status) is an error.
-#define ZREP_RETURN_IF_ERROR(expr)            \
-  do {                                        \
-    ::zrep::Status zrep_status_ = (expr);     \
+#define ZREP_RETURN_IF_ERROR(expr)                          \
+  do {                                                      \
+    ::zrep::Status zrep_status_ = (expr);                   \
     if (!zrep_status_.is_ok()) return zrep_status_.error(); \
   } while (0)

@@ -135,9 +135,9 @@ TEST_F(Replication, LostAcknowledgementIsRecoveredWithoutResending) {
   // on both sides, marked sent on neither.
   write_file(mnt(src_) + "/lost-ack.txt", "arrived, unacknowledged\n");
   must({"zfs", "snapshot", src_ + "@zrep_000001"});
-  ProcessOutput sent = run({"bash", "-c",
-                            "zfs send -i " + src_ + "@zrep_000000 " + src_ +
-                                "@zrep_000001 | zfs recv " + dst_});
+  ProcessOutput sent =
+      run({"bash", "-c",
+           "zfs send -i " + src_ + "@zrep_000000 " + src_ + "@zrep_000001 | zfs recv " + dst_});
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
   ASSERT_EQ(zget(dst_ + "@zrep_000001", "zrep:sent"), "-");
 

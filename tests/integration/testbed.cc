@@ -1,8 +1,8 @@
 #include "tests/integration/testbed.h"
 
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,7 +32,8 @@ void ensure_zfs() {
   ::signal(SIGPIPE, SIG_IGN);
   auto r = run_process({"bash", kTestbedScript, "start"}, std::chrono::seconds(60));
   if (!r || r->exit_code != 0) {
-    std::fprintf(stderr, "cannot start zfs-fuse: %s\n", r ? r->err.c_str() : r.error().message.c_str());
+    std::fprintf(stderr, "cannot start zfs-fuse: %s\n",
+                 r ? r->err.c_str() : r.error().message.c_str());
     std::abort();
   }
   done = true;
@@ -165,7 +166,8 @@ Agent::Agent(const std::string& workdir, const AgentSpec& spec) {
     << "[[peer]]\nname = \"" << spec.peer << "\"\n";
   if (spec.peer_port != 0) c << "address = \"127.0.0.1:" << spec.peer_port << "\"\n";
   c << "datasets = [";
-  for (size_t i = 0; i < spec.allowed.size(); ++i) c << (i ? ", " : "") << "\"" << spec.allowed[i] << "\"";
+  for (size_t i = 0; i < spec.allowed.size(); ++i)
+    c << (i ? ", " : "") << "\"" << spec.allowed[i] << "\"";
   c << "]\n";
   write_file(config_path_, c.str());
 }
@@ -202,6 +204,32 @@ void Agent::stop() {
   }
 }
 
+void Agent::kill9() {
+  if (!child_) return;
+  ::kill(child_->pid(), SIGKILL);
+  ProcessOutput out = child_->wait(std::chrono::seconds(20));
+  child_.reset();
+  std::ofstream(log_path_, std::ios::app) << out.err << "\n---- killed with SIGKILL ----\n";
+  if (::testing::Test::HasFailure()) {
+    std::fprintf(stderr, "---- log of %s (SIGKILLed) ----\n%s\n---- end of log ----\n",
+                 config_path_.c_str(), out.err.c_str());
+  }
+}
+
+pid_t Agent::pid() const { return child_ ? child_->pid() : -1; }
+
+bool Agent::running() const {
+  if (!child_) return false;
+  std::ifstream in("/proc/" + std::to_string(child_->pid()) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return false;
+  // "pid (comm) S ...": the state follows the last ')'.
+  auto paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+  char state = stat[paren + 2];
+  return state != 'Z' && state != 'X';
+}
+
 std::string Agent::log() const {
   std::ifstream in(log_path_);
   std::ostringstream s;
@@ -225,21 +253,35 @@ nlohmann::json Agent::cli_json(const std::vector<std::string>& args) const {
   return j;
 }
 
-TwoHosts::TwoHosts() {
+TwoHosts::TwoHosts() : TwoHosts(PoolSizes{}) {}
+
+TwoHosts::TwoHosts(const PoolSizes& sizes) {
   ensure_zfs();
   dir_ = std::make_unique<TempDir>("zrep-it-");
-  src_ = std::make_unique<Pool>("zsrc", dir_->path());
-  dst_ = std::make_unique<Pool>("zdst", dir_->path());
+  src_ = std::make_unique<Pool>("zsrc", dir_->path(), sizes.src);
+  dst_ = std::make_unique<Pool>("zdst", dir_->path(), sizes.dst);
   must({"zfs", "create", backup_root()});
   pki_dir_ = dir_->path() + "/pki";
   must({ZREP_AGENT_BINARY, "pki", "init", pki_dir_});
   must({ZREP_AGENT_BINARY, "pki", "issue", pki_dir_, "alpha"});
   must({ZREP_AGENT_BINARY, "pki", "issue", pki_dir_, "beta"});
   int pa = free_port(), pb = free_port();
-  alpha_spec = {"alpha", pa, "beta", pb, {src_->name()}, pki_dir_ + "/ca.crt",
-                pki_dir_ + "/alpha.crt", pki_dir_ + "/alpha.key"};
-  beta_spec = {"beta", pb, "alpha", pa, {backup_root()}, pki_dir_ + "/ca.crt",
-               pki_dir_ + "/beta.crt", pki_dir_ + "/beta.key"};
+  alpha_spec = {"alpha",
+                pa,
+                "beta",
+                pb,
+                {src_->name()},
+                pki_dir_ + "/ca.crt",
+                pki_dir_ + "/alpha.crt",
+                pki_dir_ + "/alpha.key"};
+  beta_spec = {"beta",
+               pb,
+               "alpha",
+               pa,
+               {backup_root()},
+               pki_dir_ + "/ca.crt",
+               pki_dir_ + "/beta.crt",
+               pki_dir_ + "/beta.key"};
   alpha_ = std::make_unique<Agent>(dir_->path(), alpha_spec);
   beta_ = std::make_unique<Agent>(dir_->path(), beta_spec);
   alpha_->start();

@@ -27,7 +27,7 @@ ProcessOutput run(const std::vector<std::string>& argv, int timeout_s = 120);
 std::string must(const std::vector<std::string>& argv, int timeout_s = 120);
 
 std::string zget(const std::string& dataset, const std::string& prop);  // "-" when unset
-std::vector<std::string> snapshots(const std::string& fs);             // names, oldest first
+std::vector<std::string> snapshots(const std::string& fs);              // names, oldest first
 bool dataset_exists(const std::string& dataset);
 
 // A directory under /var/tmp removed (recursively) on destruction.
@@ -63,7 +63,7 @@ struct AgentSpec {
   std::string host;
   int port = 0;
   std::string peer;
-  int peer_port = 0;             // 0: the peer entry has no address
+  int peer_port = 0;                 // 0: the peer entry has no address
   std::vector<std::string> allowed;  // datasets here the peer may touch
   std::string ca, cert, key;
 };
@@ -81,16 +81,30 @@ class Agent {
   // Runs with --json, asserts exit 0, returns the parsed result.
   nlohmann::json cli_json(const std::vector<std::string>& args) const;
   std::string log() const;
+  // SIGKILL (no chance to clean up), then reap; the log is kept like stop()'s. start() may
+  // follow to bring the agent back with the same config.
+  void kill9();
+  // The daemon's process id; -1 when it is not started.
+  pid_t pid() const;
+  // True while the daemon process exists and has not exited (a zombie counts as exited).
+  bool running() const;
 
  private:
   std::string config_path_, socket_path_, log_path_;
   std::optional<Child> child_;
 };
 
+// Sizes of the two pools (zfs-testbed.sh mkpool SIZE: "1G", "128M", ...).
+struct PoolSizes {
+  std::string src = "1G";
+  std::string dst = "1G";
+};
+
 // Two hosts: alpha (source pool) and beta (destination pool), one CA.
 class TwoHosts {
  public:
   TwoHosts();
+  explicit TwoHosts(const PoolSizes& sizes);
   ~TwoHosts();
   std::string src_pool() const { return src_->name(); }
   std::string dst_pool() const { return dst_->name(); }

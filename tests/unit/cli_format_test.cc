@@ -17,10 +17,17 @@ TEST(CliFormat, HumanUnits) {
 
 TEST(CliFormat, StatusTableShowsErrorsAndAge) {
   nlohmann::json rows = nlohmann::json::array();
-  rows.push_back({{"fs", "tank/a"}, {"role", "master"}, {"peer", "beta"}, {"peer_fs", "b/a"},
-                  {"last_sync_time", 1000}, {"last_synced_snapshot", "tank/a@zrep_000003"},
+  rows.push_back({{"fs", "tank/a"},
+                  {"role", "master"},
+                  {"peer", "beta"},
+                  {"peer_fs", "b/a"},
+                  {"last_sync_time", 1000},
+                  {"last_synced_snapshot", "tank/a@zrep_000003"},
                   {"unsent_snapshots", 0}});
-  rows.push_back({{"fs", "tank/b"}, {"role", "master"}, {"peer", "beta"}, {"peer_fs", "b/b"},
+  rows.push_back({{"fs", "tank/b"},
+                  {"role", "master"},
+                  {"peer", "beta"},
+                  {"peer_fs", "b/b"},
                   {"last_error", "cannot connect"}});
   std::string out = format_status(rows, 1090);
   EXPECT_NE(out.find("1m 30s ago"), std::string::npos) << out;

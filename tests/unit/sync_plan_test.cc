@@ -15,7 +15,8 @@ SnapshotInfo snap(const std::string& name, uint64_t guid, uint64_t txg, bool sen
 }
 
 TEST(SyncPlan, PicksTheNewestCommonSnapshotByGuid) {
-  std::vector<SnapshotInfo> local = {snap("p/fs@zrep_000000", 1, 10), snap("p/fs@zrep_000001", 2, 20),
+  std::vector<SnapshotInfo> local = {snap("p/fs@zrep_000000", 1, 10),
+                                     snap("p/fs@zrep_000001", 2, 20),
                                      snap("p/fs@manual", 3, 30, false)};
   std::vector<SnapshotInfo> remote = {snap("zrep_000000", 1, 5), snap("zrep_000001", 2, 9)};
   auto plan = plan_sync(local, remote, "p/fs", "beta:b/fs");
@@ -28,7 +29,8 @@ TEST(SyncPlan, PicksTheNewestCommonSnapshotByGuid) {
 
 TEST(SyncPlan, NamesAloneAreNotTrusted) {
   // Same name, different GUID: not common.
-  std::vector<SnapshotInfo> local = {snap("p/fs@zrep_000000", 1, 10), snap("p/fs@zrep_000001", 2, 20)};
+  std::vector<SnapshotInfo> local = {snap("p/fs@zrep_000000", 1, 10),
+                                     snap("p/fs@zrep_000001", 2, 20)};
   std::vector<SnapshotInfo> remote = {snap("zrep_000000", 1, 5), snap("zrep_000001", 99, 9)};
   auto plan = plan_sync(local, remote, "p/fs", "beta:b/fs");
   ASSERT_FALSE(plan);
@@ -36,7 +38,8 @@ TEST(SyncPlan, NamesAloneAreNotTrusted) {
 }
 
 TEST(SyncPlan, NoCommonSnapshot) {
-  auto plan = plan_sync({snap("p/fs@zrep_000003", 7, 10)}, {snap("zrep_000001", 8, 5)}, "p/fs", "b");
+  auto plan =
+      plan_sync({snap("p/fs@zrep_000003", 7, 10)}, {snap("zrep_000001", 8, 5)}, "p/fs", "b");
   ASSERT_FALSE(plan);
   EXPECT_EQ(plan.error().code, ErrorCode::kNotFound);
   EXPECT_NE(plan.error().message.find("init --force"), std::string::npos);
