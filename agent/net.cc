@@ -113,8 +113,12 @@ Status send_message(FrameChannel& channel, const google::protobuf::MessageLite& 
 }
 
 Status receive_message(FrameChannel& channel, google::protobuf::MessageLite& msg,
-                       std::chrono::milliseconds timeout) {
+                       std::chrono::milliseconds timeout, bool after_stream) {
   auto frame = channel.read_frame(timeout);
+  for (int skipped = 0;
+       after_stream && frame && frame->type == FrameType::kDataAbort && skipped < 2; ++skipped) {
+    frame = channel.read_frame(timeout);
+  }
   if (!frame) return frame.error();
   if (frame->type != FrameType::kControl) {
     return make_error(ErrorCode::kProtocol, "expected a control message, got frame type " +

@@ -21,8 +21,10 @@ Result<int> tcp_connect(const Endpoint& ep, std::chrono::milliseconds timeout);
 Result<int> unix_connect(const std::string& path);
 
 Status send_message(FrameChannel& channel, const google::protobuf::MessageLite& msg);
-// Reads one control frame and parses it into `msg`; any other frame type is kProtocol.
+// Reads one control frame and parses it into `msg`; any other frame type is kProtocol. With
+// `after_stream`, DataAbort frames before it are skipped: when both ends of a transfer abort at
+// once, the peer's abort arrives after ours was already answered.
 Status receive_message(FrameChannel& channel, google::protobuf::MessageLite& msg,
-                       std::chrono::milliseconds timeout);
+                       std::chrono::milliseconds timeout, bool after_stream = false);
 
 }  // namespace zrep

@@ -216,8 +216,19 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   ZREP_RETURN_IF_ERROR(validate_dataset_name(dest));
   ZREP_RETURN_IF_ERROR(validate_snapshot_name(target));
   ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, dest));
-  ZREP_RETURN_IF_ERROR(check_receive(req));
   const bool init = req.base_guid() == 0;
+  if (init) {
+    // The pairing comes from the network: it is written into properties here, so check it.
+    const auto& p = req.pairing();
+    ZREP_RETURN_IF_ERROR(validate_dataset_name(p.src_fs()).with_context("pairing from peer"));
+    if (p.savecount() < 1 || p.savecount() > 100000 || p.epoch() < 1) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "pairing from peer has savecount " + std::to_string(p.savecount()) +
+                            " and epoch " + std::to_string(p.epoch()) +
+                            " (expected 1-100000 and >= 1)");
+    }
+  }
+  ZREP_RETURN_IF_ERROR(check_receive(req));
   auto existed = zfs_.exists(dest);
   if (!existed) return existed.error();
 

@@ -121,9 +121,10 @@ Result<std::unique_ptr<PeerSession>> accept_peer(const Config& config, TlsContex
   return session;
 }
 
-Result<peer::Reply> PeerClient::read_reply(uint64_t id, std::chrono::milliseconds timeout) {
+Result<peer::Reply> PeerClient::read_reply(uint64_t id, std::chrono::milliseconds timeout,
+                                           bool after_stream) {
   peer::Reply reply;
-  ZREP_RETURN_IF_ERROR(receive_message(*session_->channel, reply, timeout)
+  ZREP_RETURN_IF_ERROR(receive_message(*session_->channel, reply, timeout, after_stream)
                            .with_context("waiting for peer '" + session_->peer_name + "'"));
   if (reply.id() != id) {
     return make_error(ErrorCode::kProtocol, "peer '" + session_->peer_name + "' answered request " +
@@ -174,7 +175,7 @@ Result<peer::ReceiveReply> PeerClient::receive(const peer::ReceiveRequest& recei
   Status streamed = stream(*session_->channel);
   // The peer answers even when the stream failed (it saw DataAbort); its reply often says more
   // (zfs recv's own error), so prefer it when it is an error.
-  auto done = read_reply(req.id(), streamed ? finish_timeout : timeout_);
+  auto done = read_reply(req.id(), streamed ? finish_timeout : timeout_, true);
   if (!done) return streamed ? done.error() : streamed.error();
   if (!streamed) return streamed.error();
   if (!done->has_receive()) return make_error(ErrorCode::kProtocol, "peer sent no receive result");

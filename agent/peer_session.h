@@ -66,7 +66,8 @@ class PeerClient {
 
  private:
   Result<peer::Reply> call(peer::Request& req, std::chrono::milliseconds timeout);
-  Result<peer::Reply> read_reply(uint64_t id, std::chrono::milliseconds timeout);
+  Result<peer::Reply> read_reply(uint64_t id, std::chrono::milliseconds timeout,
+                                 bool after_stream = false);
 
   std::unique_ptr<PeerSession> session_;
   std::chrono::milliseconds timeout_;
