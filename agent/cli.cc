@@ -230,6 +230,22 @@ int run_cli(int argc, char** argv) {
     rc = call_daemon(g, r, [now](const nlohmann::json& j) { return format_status(j, now); });
   });
 
+  std::vector<std::string> expire_names;
+  auto* expire_cmd = app.add_subcommand(
+      "expire",
+      "apply zrep:savecount (default 5) to zrep snapshots here and on the peer: FS... or 'all'");
+  expire_cmd->add_option("FS", expire_names, "filesystems, or 'all'")->required();
+  expire_cmd->callback([&] {
+    control::Request r;
+    auto* e = r.mutable_expire();
+    if (expire_names.size() == 1 && expire_names[0] == "all") {
+      e->set_all(true);
+    } else {
+      for (const auto& n : expire_names) e->add_fs(n);
+    }
+    rc = call_daemon(g, r, format_expire);
+  });
+
   auto* pki_cmd = app.add_subcommand("pki", "make a CA and host certificates");
   pki_cmd->require_subcommand(1);
   std::string pki_dir, pki_host;

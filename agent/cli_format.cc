@@ -78,6 +78,20 @@ std::string format_sync(const json& results) {
   return out;
 }
 
+std::string format_expire(const json& results) {
+  std::string out;
+  for (const auto& r : results) {
+    size_t here = r.contains("destroyed") ? r["destroyed"].size() : 0;
+    size_t there = r.contains("destroyed_on_peer") ? r["destroyed_on_peer"].size() : 0;
+    out += fmt::format("{}: kept the newest {} zrep snapshots; destroyed {} here", str(r, "fs"),
+                       str(r, "savecount"), here);
+    if (r.contains("destroyed_on_peer")) out += fmt::format(", {} on the destination", there);
+    out += "\n";
+  }
+  if (results.empty()) out = "no zrep filesystems on this host\n";
+  return out;
+}
+
 std::string format_list(const json& rows) {
   if (rows.empty()) return "no zrep filesystems on this host\n";
   std::vector<std::vector<std::string>> t{{"FILESYSTEM", "ROLE", "SOURCE", "DESTINATION"}};

@@ -42,6 +42,8 @@ Result<nlohmann::json> dispatch(const control::Request& req, Replicator& replica
       return replicator.list(req.list());
     case control::Request::kStatus:
       return replicator.status(req.status());
+    case control::Request::kExpire:
+      return replicator.expire(req.expire());
     default:
       return make_error(ErrorCode::kProtocol, "unknown control command");
   }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/net.h"
+#include "agent/retention.h"
 #include "agent/zfs_names.h"
 #include "agent/zrep_props.h"
 #include "receiver/stream_receiver.h"
@@ -86,6 +87,12 @@ Status PeerService::handle(const peer::Request& req) {
     case peer::Request::kMarkSent: {
       auto r = mark_sent(req.mark_sent());
       if (r) *reply.mutable_mark_sent() = std::move(*r);
+      result = r.status();
+      break;
+    }
+    case peer::Request::kExpire: {
+      auto r = expire(req.expire());
+      if (r) *reply.mutable_expire() = std::move(*r);
       result = r.status();
       break;
     }
@@ -179,17 +186,7 @@ Status PeerService::check_receive(const peer::ReceiveRequest& req) {
   }
   auto p = zfs_.get_props(dest, props::filesystem_props());
   if (!p) return p.status();
-  if (props::get(*p, props::kMaster) == "yes") {
-    return make_error(ErrorCode::kConflict,
-                      dest + " is a master on " + config_.host + "; it does not receive");
-  }
-  std::string src_host = props::get(*p, props::kSrcHost);
-  if (src_host != session_.peer_name) {
-    return make_error(ErrorCode::kPermissionDenied, dest + " on " + config_.host +
-                                                        " is replicated from '" +
-                                                        (src_host.empty() ? "nobody" : src_host) +
-                                                        "', not from '" + session_.peer_name + "'");
-  }
+  ZREP_RETURN_IF_ERROR(check_destination_of_peer(dest, *p));
   auto snaps = zfs_.list_snapshots(dest);
   if (!snaps) return snaps.status();
   if (snaps->empty() || snaps->back().guid != req.base_guid()) {
@@ -210,6 +207,43 @@ Status PeerService::check_receive(const peer::ReceiveRequest& req) {
   return Status::ok();
 }
 
+Status PeerService::check_destination_of_peer(const std::string& dest, const props::PropMap& p) {
+  if (props::get(p, props::kMaster) == "yes") {
+    return make_error(ErrorCode::kConflict,
+                      dest + " is a master on " + config_.host + "; it does not receive");
+  }
+  std::string src_host = props::get(p, props::kSrcHost);
+  if (src_host != session_.peer_name) {
+    return make_error(ErrorCode::kPermissionDenied, dest + " on " + config_.host +
+                                                        " is replicated from '" +
+                                                        (src_host.empty() ? "nobody" : src_host) +
+                                                        "', not from '" + session_.peer_name + "'");
+  }
+  return Status::ok();
+}
+
+Result<peer::ExpireReply> PeerService::expire(const peer::ExpireRequest& req) {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
+  ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
+  auto p = zfs_.get_props(req.fs(), props::filesystem_props());
+  if (!p) return p.error();
+  ZREP_RETURN_IF_ERROR(check_destination_of_peer(req.fs(), *p));
+  auto savecount = parse_savecount(props::get(*p, props::kSavecount));
+  if (!savecount) return savecount.error();
+  auto snaps = zfs_.list_snapshots(req.fs());
+  if (!snaps) return snaps.error();
+  peer::ExpireReply reply;
+  for (const auto& name : plan_retention({*snaps, *savecount, req.keep_guid(), false})) {
+    ZREP_RETURN_IF_ERROR(zfs_.destroy_snapshot(name));
+    reply.add_destroyed(std::string(snap_part_of(name)));
+  }
+  if (reply.destroyed_size() > 0) {
+    spdlog::info("peer {}: expired {} snapshot(s) of {} (savecount {})", session_.peer_name,
+                 reply.destroyed_size(), req.fs(), *savecount);
+  }
+  return reply;
+}
+
 Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::ReceiveRequest& req) {
   const std::string& dest = req.dest_fs();
   const std::string target = dest + "@" + req.snapshot();
@@ -222,10 +256,10 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
     const auto& p = req.pairing();
     ZREP_RETURN_IF_ERROR(validate_dataset_name(p.src_fs()).with_context("pairing from peer"));
     if (p.savecount() < 1 || p.savecount() > 100000 || p.epoch() < 1) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "pairing from peer has savecount " + std::to_string(p.savecount()) +
-                            " and epoch " + std::to_string(p.epoch()) +
-                            " (expected 1-100000 and >= 1)");
+      return make_error(ErrorCode::kInvalidArgument, "pairing from peer has savecount " +
+                                                         std::to_string(p.savecount()) +
+                                                         " and epoch " + std::to_string(p.epoch()) +
+                                                         " (expected 1-100000 and >= 1)");
     }
   }
   ZREP_RETURN_IF_ERROR(check_receive(req));

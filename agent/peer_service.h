@@ -10,6 +10,7 @@
 #include "agent/config.h"
 #include "agent/peer_session.h"
 #include "agent/zfs.h"
+#include "agent/zrep_props.h"
 #include "proto/peer.pb.h"
 
 namespace zrep {
@@ -30,6 +31,9 @@ class PeerService {
   Status handle(const peer::Request& req);
   Result<peer::DescribeReply> describe(const peer::DescribeRequest& req);
   Result<peer::MarkSentReply> mark_sent(const peer::MarkSentRequest& req);
+  Result<peer::ExpireReply> expire(const peer::ExpireRequest& req);
+  // dest must be a destination here that this peer replicates into.
+  Status check_destination_of_peer(const std::string& dest, const props::PropMap& p);
   // Sends "ready", receives the stream; returns the final reply.
   Result<peer::ReceiveReply> receive(uint64_t id, const peer::ReceiveRequest& req);
   Status check_receive(const peer::ReceiveRequest& req);

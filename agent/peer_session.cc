@@ -162,6 +162,15 @@ Result<peer::MarkSentReply> PeerClient::mark_sent(const peer::MarkSentRequest& m
   return reply->mark_sent();
 }
 
+Result<peer::ExpireReply> PeerClient::expire(const peer::ExpireRequest& expire) {
+  peer::Request req;
+  *req.mutable_expire() = expire;
+  auto reply = call(req, timeout_);
+  if (!reply) return reply.error();
+  if (!reply->has_expire()) return make_error(ErrorCode::kProtocol, "peer sent no expire reply");
+  return reply->expire();
+}
+
 Result<peer::ReceiveReply> PeerClient::receive(const peer::ReceiveRequest& receive,
                                                const std::function<Status(FrameChannel&)>& stream,
                                                std::chrono::milliseconds finish_timeout) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "agent/peer_service.h"
+#include "agent/retention.h"
 #include "agent/sync_plan.h"
 #include "agent/zfs_names.h"
 #include "agent/zrep_props.h"
@@ -370,6 +371,10 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   record_result(fs, Status::ok(), done->raw_bytes(), secs);
+  // Retention after a verified sync, on both sides. A failure here does not undo the sync.
+  auto expired = expire_one(fs, peer->get(), done->received_guid());
+  if (!expired)
+    spdlog::warn("{}: retention after the sync failed: {}", fs, expired.error().message);
   spdlog::info("sync {} -> {}:{}: {} from {} ({} bytes, {:.3f} s, GUID verified)", fs, dest_host,
                dest_fs, snap, plan->base.name, done->raw_bytes(), secs);
   return json{{"fs", fs},
@@ -381,7 +386,67 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
               {"guid", std::to_string(done->received_guid())},
               {"bytes", done->raw_bytes()},
               {"seconds", secs},
-              {"marked_after_lost_ack", plan->mark_local.size() + plan->mark_remote.size()}};
+              {"marked_after_lost_ack", plan->mark_local.size() + plan->mark_remote.size()},
+              {"expired", expired ? *expired : json{{"error", expired.error().message}}}};
+}
+
+Result<json> Replicator::expire_one(const std::string& fs, PeerClient* peer, uint64_t keep_guid) {
+  auto p = zfs_.get_props(fs, props::filesystem_props());
+  if (!p) return p.error();
+  const bool master = props::get(*p, props::kMaster) == "yes";
+  auto savecount = parse_savecount(props::get(*p, props::kSavecount));
+  if (!savecount) return savecount.error();
+  auto snaps = zfs_.list_snapshots(fs);
+  if (!snaps) return snaps.error();
+  if (keep_guid == 0) {
+    // The newest snapshot the other side is known to hold: on the master the newest marked
+    // sent, on a destination the newest received.
+    for (const auto& s : *snaps) {
+      if (!parse_zrep_snap(snap_part_of(s.name))) continue;
+      if (!master || s.sent) keep_guid = s.guid;
+    }
+  }
+  json out{{"fs", fs}, {"savecount", *savecount}, {"destroyed", json::array()}};
+  for (const auto& name : plan_retention({*snaps, *savecount, keep_guid, master})) {
+    ZREP_RETURN_IF_ERROR(zfs_.destroy_snapshot(name));
+    out["destroyed"].push_back(name);
+  }
+  if (master && peer != nullptr) {
+    peer::ExpireRequest req;
+    req.set_fs(props::get(*p, props::kDestFs));
+    req.set_keep_guid(keep_guid);
+    auto remote = peer->expire(req);
+    if (!remote) return remote.error();
+    out["destroyed_on_peer"] =
+        json(std::vector<std::string>(remote->destroyed().begin(), remote->destroyed().end()));
+  }
+  return out;
+}
+
+Result<json> Replicator::expire(const control::ExpireCommand& cmd) {
+  std::vector<std::string> targets(cmd.fs().begin(), cmd.fs().end());
+  auto managed = managed_filesystems(targets);
+  if (!managed) return managed.error();
+  if (!cmd.all() && targets.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "name a filesystem to expire, or 'all'");
+  }
+  json results = json::array();
+  for (const auto& [fs, p] : *managed) {
+    auto held = lock(fs, "expire");
+    if (!held) return held.error();
+    std::unique_ptr<PeerClient> peer;
+    if (props::get(p, props::kMaster) == "yes") {
+      auto connected = connect(props::get(p, props::kDestHost));
+      if (!connected) {
+        return Status(connected.error()).with_context("expire " + fs + " on the destination");
+      }
+      peer = std::move(*connected);
+    }
+    auto r = expire_one(fs, peer.get(), 0);
+    if (!r) return Status(r.error()).with_context("expire " + fs);
+    results.push_back(*r);
+  }
+  return results;
 }
 
 Result<std::map<std::string, std::map<std::string, std::string>>> Replicator::managed_filesystems(

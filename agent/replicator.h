@@ -44,6 +44,7 @@ class Replicator {
   Result<nlohmann::json> sync(const control::SyncCommand& cmd, const ProgressSink& progress);
   Result<nlohmann::json> list(const control::ListCommand& cmd);
   Result<nlohmann::json> status(const control::StatusCommand& cmd);
+  Result<nlohmann::json> expire(const control::ExpireCommand& cmd);
 
  private:
   class FsLock;
@@ -54,6 +55,9 @@ class Replicator {
   Result<peer::ReceiveReply> send_snapshot(PeerClient& peer, const std::string& snapshot,
                                            const SnapshotInfo* base, peer::ReceiveRequest req,
                                            const ProgressSink& progress);
+  // Applies savecount here and, on a master with `peer`, on the destination too. keep_guid is
+  // the newest common snapshot; 0 derives it from the zrep:sent marks here.
+  Result<nlohmann::json> expire_one(const std::string& fs, PeerClient* peer, uint64_t keep_guid);
   // zrep-managed filesystems here: name -> properties.
   Result<std::map<std::string, std::map<std::string, std::string>>> managed_filesystems(
       const std::vector<std::string>& only);

@@ -40,9 +40,10 @@ class Replication : public ::testing::Test {
   }
   Agent& alpha() { return hosts_->alpha(); }
   Agent& beta() { return hosts_->beta(); }
+  const std::string& beta_name() const { return hosts_->beta_name(); }
 
   void init() {
-    auto r = alpha().cli({"init", src_, "beta", dst_});
+    auto r = alpha().cli({"init", src_, beta_name(), dst_});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
   void expect_same_data() {
@@ -77,9 +78,9 @@ TEST_F(Replication, InitCopiesTheFilesystemAndRecordsThePairing) {
   EXPECT_EQ(zget(dst_, "zrep:master"), "-");
   for (const auto& ds : {src_, dst_}) {
     EXPECT_EQ(zget(ds, "zrep:src-fs"), src_);
-    EXPECT_EQ(zget(ds, "zrep:src-host"), "alpha");
+    EXPECT_EQ(zget(ds, "zrep:src-host"), hosts_->alpha_name());
     EXPECT_EQ(zget(ds, "zrep:dest-fs"), dst_);
-    EXPECT_EQ(zget(ds, "zrep:dest-host"), "beta");
+    EXPECT_EQ(zget(ds, "zrep:dest-host"), hosts_->beta_name());
     EXPECT_EQ(zget(ds, "zrep:savecount"), "5");
     EXPECT_EQ(zget(ds, "zrep:epoch"), "1");
   }
@@ -119,7 +120,7 @@ TEST_F(Replication, SyncAllSyncsEveryMasteredFilesystem) {
   must({"zfs", "create", src2});
   write_file(mnt(src2) + "/a.txt", "second filesystem\n");
   init();
-  ASSERT_EQ(alpha().cli({"init", src2, "beta", dst2}).exit_code, 0);
+  ASSERT_EQ(alpha().cli({"init", src2, beta_name(), dst2}).exit_code, 0);
   write_file(mnt(src_) + "/after.txt", "one");
   write_file(mnt(src2) + "/after.txt", "two");
   auto j = alpha().cli_json({"sync", "all"});
@@ -167,7 +168,7 @@ TEST_F(Replication, ModifiedDestinationIsRefusedAndNothingChanges) {
 
 TEST_F(Replication, InitRefusesAnExistingDestination) {
   must({"zfs", "create", dst_});
-  auto r = alpha().cli({"init", src_, "beta", dst_});
+  auto r = alpha().cli({"init", src_, beta_name(), dst_});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
   EXPECT_TRUE(snapshots(src_).empty());
@@ -176,7 +177,7 @@ TEST_F(Replication, InitRefusesAnExistingDestination) {
 
 TEST_F(Replication, PeerMayNotTouchDatasetsOutsideItsAllowance) {
   std::string outside = hosts_->dst_pool() + "/elsewhere";
-  auto r = alpha().cli({"init", src_, "beta", outside});
+  auto r = alpha().cli({"init", src_, beta_name(), outside});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("may not access"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(hosts_->backup_root()), std::string::npos) << r.err;
@@ -186,28 +187,28 @@ TEST_F(Replication, PeerMayNotTouchDatasetsOutsideItsAllowance) {
 TEST_F(Replication, PeerWithCertificateFromAnotherCaIsRefused) {
   std::string other = hosts_->work() + "/other-ca";
   must({ZREP_AGENT_BINARY, "pki", "init", other});
-  must({ZREP_AGENT_BINARY, "pki", "issue", other, "beta"});
+  must({ZREP_AGENT_BINARY, "pki", "issue", other, beta_name()});
   AgentSpec spec = hosts_->beta_spec;
   spec.ca = other + "/ca.crt";
-  spec.cert = other + "/beta.crt";
-  spec.key = other + "/beta.key";
+  spec.cert = other + "/" + beta_name() + ".crt";
+  spec.key = other + "/" + beta_name() + ".key";
   hosts_->restart_beta(spec);
-  auto r = alpha().cli({"init", src_, "beta", dst_});
+  auto r = alpha().cli({"init", src_, beta_name(), dst_});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("TLS"), std::string::npos) << r.err;
   EXPECT_FALSE(dataset_exists(dst_));
 }
 
 TEST_F(Replication, BadInputGetsClearErrors) {
-  auto bad_name = alpha().cli({"init", "-R", "beta", dst_});
+  auto bad_name = alpha().cli({"init", "-R", beta_name(), dst_});
   EXPECT_NE(bad_name.exit_code, 0);
-  auto hostile = alpha().cli({"init", src_ + "@x@y", "beta", dst_});
+  auto hostile = alpha().cli({"init", src_ + "@x@y", beta_name(), dst_});
   EXPECT_EQ(hostile.exit_code, 1);
   EXPECT_NE(hostile.err.find("invalid"), std::string::npos) << hostile.err;
   auto unknown = alpha().cli({"init", src_, "gamma", dst_});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("unknown peer 'gamma'"), std::string::npos) << unknown.err;
-  auto missing = alpha().cli({"init", hosts_->src_pool() + "/nosuch", "beta", dst_});
+  auto missing = alpha().cli({"init", hosts_->src_pool() + "/nosuch", beta_name(), dst_});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("does not exist"), std::string::npos) << missing.err;
   auto not_master = alpha().cli({"sync", src_});
@@ -229,9 +230,9 @@ TEST_F(Replication, ListAndStatusOnBothHosts) {
   auto sa = alpha().cli_json({"status", src_});
   EXPECT_EQ(sa[0]["last_synced_snapshot"], src_ + "@zrep_000000");
   EXPECT_EQ(sa[0]["unsent_snapshots"], 0);
-  EXPECT_EQ(sa[0]["peer"], "beta");
+  EXPECT_EQ(sa[0]["peer"], beta_name());
   auto sb = beta().cli_json({"status"});
-  EXPECT_EQ(sb[0]["peer"], "alpha");
+  EXPECT_EQ(sb[0]["peer"], hosts_->alpha_name());
   auto text = alpha().cli({"status"});
   EXPECT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find(src_), std::string::npos) << text.out;
@@ -242,6 +243,48 @@ TEST(Cli, SaysWhenTheDaemonIsNotRunning) {
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("daemon is not running"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("zrep-agent serve"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace zrep::testbed
+
+namespace zrep::testbed {
+namespace {
+
+TEST_F(Replication, RetentionKeepsEachSidesSavecountAndForeignSnapshots) {
+  init();
+  must({"zfs", "set", "zrep:savecount=2", src_});
+  must({"zfs", "set", "zrep:savecount=3", dst_});
+  must({"zfs", "snapshot", src_ + "@admin-keep"});
+  for (int i = 0; i < 5; ++i) {
+    write_file(mnt(src_) + "/round.txt", "round " + std::to_string(i) + "\n");
+    auto r = alpha().cli({"sync", src_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto zrep_only = [](const std::vector<std::string>& v) {
+    std::vector<std::string> out;
+    for (const auto& s : v) {
+      if (s.find("@zrep_") != std::string::npos) out.push_back(s.substr(s.find('@') + 1));
+    }
+    return out;
+  };
+  EXPECT_EQ(zrep_only(snapshots(src_)), (std::vector<std::string>{"zrep_000004", "zrep_000005"}));
+  EXPECT_EQ(zrep_only(snapshots(dst_)),
+            (std::vector<std::string>{"zrep_000003", "zrep_000004", "zrep_000005"}));
+  EXPECT_TRUE(dataset_exists(src_ + "@admin-keep"));
+  expect_same_data();
+  expect_newest_snapshot_same();
+
+  // `expire` with a smaller count on the destination; the newest common snapshot stays.
+  must({"zfs", "set", "zrep:savecount=1", dst_});
+  auto j = alpha().cli_json({"expire", src_});
+  ASSERT_EQ(j.size(), 1u) << j.dump();
+  EXPECT_EQ(zrep_only(snapshots(dst_)), (std::vector<std::string>{"zrep_000005"}));
+  // Incremental replication still works from the kept base.
+  write_file(mnt(src_) + "/after-expire.txt", "still incremental\n");
+  auto s = alpha().cli_json({"sync", src_});
+  EXPECT_EQ(s[0]["base"], src_ + "@zrep_000005");
+  expect_same_data();
 }
 
 }  // namespace

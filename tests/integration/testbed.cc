@@ -263,25 +263,31 @@ TwoHosts::TwoHosts(const PoolSizes& sizes) {
   must({"zfs", "create", backup_root()});
   pki_dir_ = dir_->path() + "/pki";
   must({ZREP_AGENT_BINARY, "pki", "init", pki_dir_});
-  must({ZREP_AGENT_BINARY, "pki", "issue", pki_dir_, "alpha"});
-  must({ZREP_AGENT_BINARY, "pki", "issue", pki_dir_, "beta"});
+  // Host names unique to this run: other zrep users of the same zfs-fuse (another test run, the
+  // demo, a benchmark) may have "alpha" filesystems of their own.
+  const std::string suffix = std::to_string(::getpid()) + "-" + std::to_string(g_counter++);
+  alpha_name_ = "alpha-" + suffix;
+  beta_name_ = "beta-" + suffix;
+  must({ZREP_AGENT_BINARY, "pki", "issue", pki_dir_, alpha_name_});
+  must({ZREP_AGENT_BINARY, "pki", "issue", pki_dir_, beta_name_});
   int pa = free_port(), pb = free_port();
-  alpha_spec = {"alpha",
+  auto pki = [&](const std::string& file) { return pki_dir_ + "/" + file; };
+  alpha_spec = {alpha_name_,
                 pa,
-                "beta",
+                beta_name_,
                 pb,
                 {src_->name()},
-                pki_dir_ + "/ca.crt",
-                pki_dir_ + "/alpha.crt",
-                pki_dir_ + "/alpha.key"};
-  beta_spec = {"beta",
+                pki("ca.crt"),
+                pki(alpha_name_ + ".crt"),
+                pki(alpha_name_ + ".key")};
+  beta_spec = {beta_name_,
                pb,
-               "alpha",
+               alpha_name_,
                pa,
                {backup_root()},
-               pki_dir_ + "/ca.crt",
-               pki_dir_ + "/beta.crt",
-               pki_dir_ + "/beta.key"};
+               pki("ca.crt"),
+               pki(beta_name_ + ".crt"),
+               pki(beta_name_ + ".key")};
   alpha_ = std::make_unique<Agent>(dir_->path(), alpha_spec);
   beta_ = std::make_unique<Agent>(dir_->path(), beta_spec);
   alpha_->start();

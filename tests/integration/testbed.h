@@ -111,6 +111,9 @@ class TwoHosts {
   std::string backup_root() const { return dst_->name() + "/backup"; }  // beta allows this
   const std::string& pki_dir() const { return pki_dir_; }
   const std::string& work() const { return dir_->path(); }
+  // The hosts' names ("alpha-PID-N", "beta-PID-N"): as in configs, certificates and properties.
+  const std::string& alpha_name() const { return alpha_name_; }
+  const std::string& beta_name() const { return beta_name_; }
   Agent& alpha() { return *alpha_; }
   Agent& beta() { return *beta_; }
   AgentSpec alpha_spec, beta_spec;
@@ -121,6 +124,7 @@ class TwoHosts {
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<Pool> src_, dst_;
   std::string pki_dir_;
+  std::string alpha_name_, beta_name_;
   std::unique_ptr<Agent> alpha_, beta_;
 };
 
