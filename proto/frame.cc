@@ -53,6 +53,15 @@ Error protocol_error(std::string message) {
   return make_error(ErrorCode::kProtocol, std::move(message));
 }
 
+// Cuts a reason to what a DataAbort frame may carry: back up over UTF-8 continuation bytes
+// (10xxxxxx) so the cut falls at the start of a sequence.
+std::string_view abort_reason(std::string_view message) {
+  if (message.size() <= kMaxAbortPayload) return message;
+  size_t n = kMaxAbortPayload;
+  while (n > 0 && (static_cast<uint8_t>(message[n]) & 0xC0) == 0x80) --n;
+  return message.substr(0, n);
+}
+
 }  // namespace
 
 Result<FrameHeader> decode_frame_header(std::span<const uint8_t, kFrameHeaderSize> bytes) {
@@ -125,6 +134,12 @@ Status FrameChannel::write_frame(FrameType type, std::span<const uint8_t> payloa
   }
   ZREP_RETURN_IF_ERROR(stream_.write_all(header));
   return stream_.write_all(payload);
+}
+
+Status write_data_abort(FrameChannel& channel, std::string_view reason) {
+  reason = abort_reason(reason);
+  return channel.write_frame(FrameType::kDataAbort,
+                             {reinterpret_cast<const uint8_t*>(reason.data()), reason.size()});
 }
 
 Result<Frame> FrameChannel::read_frame(std::chrono::milliseconds timeout) {

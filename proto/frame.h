@@ -16,6 +16,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/byte_stream.h"
@@ -73,5 +74,9 @@ class FrameChannel {
   ByteStream& stream_;
   std::mutex write_mu_;
 };
+
+// Writes a DataAbort frame carrying `reason`, cut to kMaxAbortPayload bytes without splitting a
+// UTF-8 sequence (a long error message must not make the abort itself fail).
+Status write_data_abort(FrameChannel& channel, std::string_view reason);
 
 }  // namespace zrep

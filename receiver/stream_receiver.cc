@@ -5,16 +5,15 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "common/buffer_ring.h"
+#include "common/progress_ticker.h"
 #include "crypto/stream_checksum.h"
 #include "proto/data_block.h"
 
@@ -25,95 +24,9 @@ namespace {
 constexpr std::chrono::milliseconds kPollSlice{100};
 constexpr std::string_view kSinkStopped = "receiving process stopped reading";
 
-std::span<const uint8_t> as_bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-std::string_view abort_reason(std::string_view message) {
-  if (message.size() <= kMaxAbortPayload) return message;
-  size_t n = kMaxAbortPayload;
-  while (n > 0 && (static_cast<uint8_t>(message[n]) & 0xC0) == 0x80) --n;
-  return message.substr(0, n);
-}
-
-// Decoded blocks between the caller's thread (decoding) and the writer thread. Only `depth`
-// buffers exist: a slow `zfs recv` stalls the decoder, which stops reading the network, which
-// stalls the sender.
-class BlockQueue {
- public:
-  explicit BlockQueue(size_t depth) : free_(std::max<size_t>(depth, 1)) {}
-
-  // Decoder side. False once the writer failed or was stopped.
-  bool take_free(std::vector<uint8_t>& out) {
-    std::unique_lock lock(mu_);
-    free_cv_.wait(lock, [&] { return stopped_ || !free_.empty(); });
-    if (stopped_) return false;
-    out = std::move(free_.front());
-    free_.pop_front();
-    return true;
-  }
-  void push_full(std::vector<uint8_t> block) {
-    std::lock_guard lock(mu_);
-    full_.push_back(std::move(block));
-    full_cv_.notify_one();
-  }
-  // No more blocks: the writer drains what is queued, then ends.
-  void close_input() {
-    std::lock_guard lock(mu_);
-    input_closed_ = true;
-    full_cv_.notify_one();
-  }
-  // Drop what is queued and end the writer as soon as possible.
-  void stop() {
-    std::lock_guard lock(mu_);
-    stopped_ = true;
-    free_cv_.notify_all();
-    full_cv_.notify_all();
-  }
-  Status writer_status() {
-    std::lock_guard lock(mu_);
-    return writer_status_;
-  }
-
-  // Writer side.
-  bool pop_full(std::vector<uint8_t>& out) {
-    std::unique_lock lock(mu_);
-    full_cv_.wait(lock, [&] { return stopped_ || input_closed_ || !full_.empty(); });
-    if (stopped_ || full_.empty()) return false;
-    out = std::move(full_.front());
-    full_.pop_front();
-    return true;
-  }
-  void give_back(std::vector<uint8_t> block) {
-    std::lock_guard lock(mu_);
-    free_.push_back(std::move(block));
-    free_cv_.notify_one();
-  }
-  void fail(Status status) {
-    std::lock_guard lock(mu_);
-    writer_status_ = std::move(status);
-    stopped_ = true;
-    free_cv_.notify_all();
-  }
-  bool stopped() {
-    std::lock_guard lock(mu_);
-    return stopped_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable free_cv_;
-  std::condition_variable full_cv_;
-  std::deque<std::vector<uint8_t>> free_;
-  std::deque<std::vector<uint8_t>> full_;
-  bool input_closed_ = false;
-  bool stopped_ = false;
-  Status writer_status_;
-};
-
 // Writes all of `data` to the (non-blocking) sink, waiting in slices so that a stop request is
 // seen even when `zfs recv` has stopped reading without exiting.
-Status write_block(int fd, std::span<const uint8_t> data, BlockQueue& queue) {
+Status write_block(int fd, std::span<const uint8_t> data, BufferRing& queue) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n >= 0) {
@@ -136,7 +49,7 @@ Status write_block(int fd, std::span<const uint8_t> data, BlockQueue& queue) {
 }
 
 // The writer thread: queued blocks -> sink, hashing what it writes.
-void write_sink(int fd, BlockQueue& queue, StreamChecksum& checksum) {
+void write_sink(int fd, BufferRing& queue, StreamChecksum& checksum) {
   std::vector<uint8_t> block;
   while (queue.pop_full(block)) {
     checksum.update(block);
@@ -148,27 +61,6 @@ void write_sink(int fd, BlockQueue& queue, StreamChecksum& checksum) {
     }
   }
 }
-
-class ProgressTicker {
- public:
-  ProgressTicker(const ProgressFn& fn, std::chrono::milliseconds interval)
-      : fn_(fn), interval_(interval), last_(std::chrono::steady_clock::now()) {}
-  void tick(const TransferProgress& progress) {
-    if (!fn_) return;
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_ < interval_) return;
-    last_ = now;
-    fn_(progress);
-  }
-  void finish(const TransferProgress& progress) {
-    if (fn_) fn_(progress);
-  }
-
- private:
-  const ProgressFn& fn_;
-  std::chrono::milliseconds interval_;
-  std::chrono::steady_clock::time_point last_;
-};
 
 // One transfer. The destructor stops and joins the writer and closes the sink, so every return
 // path (and an exception from a callback) leaves no thread running and `zfs recv` sees EOF.
@@ -192,7 +84,7 @@ class StreamReceiver {
       if (!frame) return frame.status().with_context("receiving the stream");
       switch (frame->type) {
         case FrameType::kData:
-          if (!queue_.take_free(block)) return abort_and_drain(queue_.writer_status().error());
+          if (!queue_.take_free(block)) return abort_and_drain(queue_.status().error());
           if (Status s = decode_block(frame->payload, block); !s) {
             return abort_and_drain(s.error());
           }
@@ -218,10 +110,10 @@ class StreamReceiver {
   Result<ReceiveResult> finish(std::span<const uint8_t> payload) {
     auto end = decode_data_end(payload);
     if (!end) return end.error();
-    queue_.close_input();
+    queue_.close();
     join_writer();
     // The sender is done, so a sink failure now needs no DataAbort.
-    ZREP_RETURN_IF_ERROR(queue_.writer_status());
+    ZREP_RETURN_IF_ERROR(queue_.status());
     close_sink();
     if (end->total_bytes != raw_bytes_) {
       return make_error(ErrorCode::kCorrupt,
@@ -243,8 +135,7 @@ class StreamReceiver {
   // so the channel is in step again for the reply that follows.
   Error abort_and_drain(const Error& error) {
     stop_writer();  // `zfs recv` sees a truncated stream and fails while we drain
-    Status told =
-        channel_.write_frame(FrameType::kDataAbort, as_bytes(abort_reason(error.message)));
+    Status told = write_data_abort(channel_, error.message);
     if (!told) return with_note(error, "could not tell the sender: " + told.message());
     while (true) {
       auto frame = channel_.read_frame(options_.frame_timeout);
@@ -276,9 +167,11 @@ class StreamReceiver {
   FrameChannel& channel_;
   int sink_fd_;
   const ReceiveOptions& options_;
-  BlockQueue queue_;
+  // Decoded blocks between this thread and the writer thread. Only queue_depth exist: a slow
+  // `zfs recv` stalls the decoder, which stops reading the network, which stalls the sender.
+  BufferRing queue_;
   StreamChecksum checksum_;
-  ProgressTicker progress_;
+  ProgressTicker<TransferProgress> progress_;
   uint64_t raw_bytes_ = 0;
   uint64_t wire_bytes_ = 0;
   std::thread writer_;  // last: starts once everything it uses exists

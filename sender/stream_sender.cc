@@ -4,16 +4,14 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <mutex>
-#include <string_view>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "common/buffer_ring.h"
+#include "common/progress_ticker.h"
 #include "crypto/stream_checksum.h"
 #include "proto/data_block.h"
 
@@ -26,92 +24,9 @@ constexpr std::chrono::milliseconds kPollSlice{100};
 // A frame whose header is already readable should not take longer than this to arrive whole.
 constexpr std::chrono::milliseconds kReplyTimeout{10000};
 
-std::span<const uint8_t> as_bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-// Cuts a reason to what a DataAbort frame may carry, without splitting a UTF-8 sequence.
-std::string_view abort_reason(std::string_view message) {
-  if (message.size() <= kMaxAbortPayload) return message;
-  size_t n = kMaxAbortPayload;
-  while (n > 0 && (static_cast<uint8_t>(message[n]) & 0xC0) == 0x80) --n;
-  return message.substr(0, n);
-}
-
-// Buffers shuttle between the reader thread and the caller's thread: `free_` holds empty ones,
-// `full_` filled ones in stream order. Only `depth` buffers ever exist, which keeps memory flat
-// and makes a slow network push back on `zfs send`.
-class ChunkQueue {
- public:
-  explicit ChunkQueue(size_t depth) : free_(std::max<size_t>(depth, 1)) {}
-
-  // Reader side. False once the consumer stopped the transfer.
-  bool take_free(std::vector<uint8_t>& out) {
-    std::unique_lock lock(mu_);
-    free_cv_.wait(lock, [&] { return stopped_ || !free_.empty(); });
-    if (stopped_) return false;
-    out = std::move(free_.front());
-    free_.pop_front();
-    return true;
-  }
-  void push_full(std::vector<uint8_t> chunk) {
-    std::lock_guard lock(mu_);
-    full_.push_back(std::move(chunk));
-    full_cv_.notify_one();
-  }
-  // The source ended: ok at EOF, else the read error. Chunks already queued still count.
-  void finish(Status end) {
-    std::lock_guard lock(mu_);
-    end_ = std::move(end);
-    done_ = true;
-    full_cv_.notify_one();
-  }
-  bool stopped() {
-    std::lock_guard lock(mu_);
-    return stopped_;
-  }
-
-  // Consumer side.
-  enum class Next { kChunk, kEnd, kNothingYet };
-  Next pop_full(std::vector<uint8_t>& out, std::chrono::milliseconds wait) {
-    std::unique_lock lock(mu_);
-    full_cv_.wait_for(lock, wait, [&] { return done_ || !full_.empty(); });
-    if (!full_.empty()) {
-      out = std::move(full_.front());
-      full_.pop_front();
-      return Next::kChunk;
-    }
-    return done_ ? Next::kEnd : Next::kNothingYet;
-  }
-  void give_back(std::vector<uint8_t> chunk) {
-    std::lock_guard lock(mu_);
-    free_.push_back(std::move(chunk));
-    free_cv_.notify_one();
-  }
-  Status end_status() {
-    std::lock_guard lock(mu_);
-    return end_;
-  }
-  void stop() {
-    std::lock_guard lock(mu_);
-    stopped_ = true;
-    free_cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable free_cv_;
-  std::condition_variable full_cv_;
-  std::deque<std::vector<uint8_t>> free_;
-  std::deque<std::vector<uint8_t>> full_;
-  bool done_ = false;
-  bool stopped_ = false;
-  Status end_;
-};
-
 // Reads until `chunk` is full or the source ends; sets `eof` at the end of the stream. Polls in
 // slices so a stop request is seen even while `zfs send` produces nothing.
-Status fill_chunk(int fd, std::vector<uint8_t>& chunk, bool& eof, ChunkQueue& queue) {
+Status fill_chunk(int fd, std::vector<uint8_t>& chunk, bool& eof, BufferRing& queue) {
   size_t filled = 0;
   Status status;
   while (filled < chunk.size()) {
@@ -140,14 +55,14 @@ Status fill_chunk(int fd, std::vector<uint8_t>& chunk, bool& eof, ChunkQueue& qu
 
 // The reader thread: source fd -> chunks, hashing on the way so the hash costs the caller's
 // (compressing) thread nothing.
-void read_source(int fd, size_t chunk_size, ChunkQueue& queue, StreamChecksum& checksum) {
+void read_source(int fd, size_t chunk_size, BufferRing& queue, StreamChecksum& checksum) {
   std::vector<uint8_t> chunk;
   bool eof = false;
   while (!eof && queue.take_free(chunk)) {
     chunk.resize(chunk_size);
     Status status = fill_chunk(fd, chunk, eof, queue);
     if (!status) {
-      queue.finish(std::move(status));
+      queue.close(std::move(status));
       return;
     }
     if (queue.stopped()) return;
@@ -158,29 +73,8 @@ void read_source(int fd, size_t chunk_size, ChunkQueue& queue, StreamChecksum& c
       queue.push_full(std::move(chunk));
     }
   }
-  queue.finish(Status::ok());
+  queue.close(Status::ok());
 }
-
-class ProgressTicker {
- public:
-  ProgressTicker(const ProgressFn& fn, std::chrono::milliseconds interval)
-      : fn_(fn), interval_(interval), last_(std::chrono::steady_clock::now()) {}
-  void tick(const TransferProgress& progress) {
-    if (!fn_) return;
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_ < interval_) return;
-    last_ = now;
-    fn_(progress);
-  }
-  void finish(const TransferProgress& progress) {
-    if (fn_) fn_(progress);
-  }
-
- private:
-  const ProgressFn& fn_;
-  std::chrono::milliseconds interval_;
-  std::chrono::steady_clock::time_point last_;
-};
 
 // One transfer. The destructor stops and joins the reader thread, so no return path (or an
 // exception from a callback) can leave it running.
@@ -222,13 +116,13 @@ class StreamSender {
     while (true) {
       ZREP_RETURN_IF_ERROR(check_receiver());
       switch (queue_.pop_full(chunk, kPollSlice)) {
-        case ChunkQueue::Next::kNothingYet:
+        case BufferRing::Next::kNothingYet:
           continue;
-        case ChunkQueue::Next::kEnd: {
-          Status end = queue_.end_status();
+        case BufferRing::Next::kEnd: {
+          Status end = queue_.status();
           return end ? end : fail_locally(end.error());
         }
-        case ChunkQueue::Next::kChunk:
+        case BufferRing::Next::kBuffer:
           break;
       }
       encode_block(chunk, options_.compress, encoded);
@@ -254,13 +148,13 @@ class StreamSender {
     stop_reader();
     std::string reason(frame->payload.begin(), frame->payload.end());
     // The receiver discards frames until it sees ours; then the channel is in step again.
-    (void)channel_.write_frame(FrameType::kDataAbort, as_bytes("sender acknowledges abort"));
+    (void)write_data_abort(channel_, "sender acknowledges abort");
     return make_error(ErrorCode::kUnavailable, "receiver aborted: " + reason);
   }
 
   Status fail_locally(const Error& error) {
     stop_reader();
-    (void)channel_.write_frame(FrameType::kDataAbort, as_bytes(abort_reason(error.message)));
+    (void)write_data_abort(channel_, error.message);
     return error;
   }
 
@@ -273,9 +167,11 @@ class StreamSender {
 
   FrameChannel& channel_;
   const SendOptions& options_;
-  ChunkQueue queue_;
+  // Chunks shuttle between the reader thread and this one. Only queue_depth exist, which keeps
+  // memory flat and makes a slow network push back on `zfs send`.
+  BufferRing queue_;
   StreamChecksum checksum_;
-  ProgressTicker progress_;
+  ProgressTicker<TransferProgress> progress_;
   uint64_t raw_bytes_ = 0;
   uint64_t wire_bytes_ = 0;
   std::thread reader_;  // last: starts once everything it uses exists
@@ -289,7 +185,7 @@ Result<SendResult> send_stream(int source_fd, FrameChannel& channel, const SendO
         ErrorCode::kInvalidArgument,
         fmt::format("chunk size {} is outside 1..{}", options.chunk_size, kMaxBlockSize));
     // The receiver is already waiting for this stream: tell it, so it does not wait forever.
-    (void)channel.write_frame(FrameType::kDataAbort, as_bytes(error.message));
+    (void)write_data_abort(channel, error.message);
     return error;
   }
   StreamSender sender(source_fd, channel, options);
