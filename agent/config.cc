@@ -58,6 +58,20 @@ Result<std::chrono::seconds> optional_seconds(const toml::table& t, std::string_
   return std::chrono::seconds(*v);
 }
 
+Result<int64_t> optional_int(const toml::table& t, std::string_view key, int64_t fallback,
+                             int64_t min, int64_t max, std::string_view where,
+                             std::string_view source) {
+  const auto* node = t.get(key);
+  if (node == nullptr) return fallback;
+  auto v = node->value<int64_t>();
+  if (!v || *v < min || *v > max) {
+    return config_error(source, std::string(where) + "'" + std::string(key) +
+                                    "' must be a whole number from " + std::to_string(min) +
+                                    " to " + std::to_string(max));
+  }
+  return *v;
+}
+
 Status check_known_keys(const toml::table& t, const std::set<std::string>& known,
                         std::string_view where, std::string_view source) {
   for (const auto& [k, v] : t) {
@@ -103,7 +117,99 @@ Result<PeerConfig> parse_peer(const toml::table& t, size_t index, std::string_vi
   return peer;
 }
 
+Result<FilesystemConfig> parse_filesystem(const toml::table& t, size_t index,
+                                          std::string_view source) {
+  std::string where = "in [[filesystem]] #" + std::to_string(index + 1) + ": ";
+  ZREP_RETURN_IF_ERROR(check_known_keys(t, {"name", "interval"}, where, source));
+  FilesystemConfig fs;
+  auto name = required_string(t, "name", where, source);
+  if (!name) return name.error();
+  if (Status s = validate_dataset_name(*name); !s) return config_error(source, where + s.message());
+  fs.name = *name;
+  auto interval = optional_int(t, "interval", -1, 0, 7 * 86400, where, source);
+  if (!interval) return interval.error();
+  if (*interval >= 0) fs.interval = std::chrono::seconds(*interval);
+  return fs;
+}
+
+Status parse_schedule(const toml::table& root, Config& cfg, std::string_view source) {
+  auto interval = optional_int(root, "sync_interval", 0, 0, 7 * 86400, "", source);
+  if (!interval) return interval.error();
+  cfg.schedule.interval = std::chrono::seconds(*interval);
+  auto unsent = optional_int(root, "max_unsent", 2, 1, 1000, "", source);
+  if (!unsent) return unsent.error();
+  cfg.schedule.max_unsent = static_cast<uint32_t>(*unsent);
+  auto backoff = optional_int(root, "max_backoff", 900, 1, 86400, "", source);
+  if (!backoff) return backoff.error();
+  cfg.schedule.max_backoff = std::chrono::seconds(*backoff);
+  if (const auto* node = root.get("min_free")) {
+    auto text = node->value<std::string>();
+    auto number = node->value<int64_t>();
+    Result<uint64_t> bytes =
+        text     ? parse_size(*text)
+        : number ? Result<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(*number, 0)))
+                 : Result<uint64_t>(make_error(ErrorCode::kInvalidArgument, "not a size"));
+    if (!bytes) return config_error(source, "'min_free': " + bytes.error().message);
+    cfg.schedule.min_free_bytes = *bytes;
+  }
+  if (const auto* list = root.get("filesystem")) {
+    const auto* arr = list->as_array();
+    if (arr == nullptr)
+      return config_error(source, "'filesystem' must be written as [[filesystem]] tables");
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const auto* t = (*arr)[i].as_table();
+      if (t == nullptr) {
+        return config_error(source, "'filesystem' must be written as [[filesystem]] tables");
+      }
+      auto fs = parse_filesystem(*t, i, source);
+      if (!fs) return fs.error();
+      cfg.filesystems.push_back(std::move(*fs));
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
+
+Result<uint64_t> parse_size(std::string_view text) {
+  auto bad = make_error(ErrorCode::kInvalidArgument,
+                        "'" + std::string(text) + "' is not a size (e.g. 1024, 512M, 2G)");
+  if (text.empty()) return bad;
+  uint64_t shift = 0;
+  switch (text.back()) {
+    case 'K':
+    case 'k':
+      shift = 10;
+      break;
+    case 'M':
+    case 'm':
+      shift = 20;
+      break;
+    case 'G':
+    case 'g':
+      shift = 30;
+      break;
+    case 'T':
+    case 't':
+      shift = 40;
+      break;
+    default:
+      break;
+  }
+  std::string_view digits = shift != 0 ? text.substr(0, text.size() - 1) : text;
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size()) return bad;
+  if (shift != 0 && n > (UINT64_MAX >> shift)) return bad;
+  return n << shift;
+}
+
+std::chrono::seconds Config::interval_for(std::string_view fs) const {
+  for (const auto& f : filesystems) {
+    if (f.name == fs && f.interval) return *f.interval;
+  }
+  return schedule.interval;
+}
 
 std::string Endpoint::to_string() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
@@ -179,10 +285,11 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
     return config_error(source_name, where.str() + ": " + std::string(e.description()));
   }
-  ZREP_RETURN_IF_ERROR(check_known_keys(root,
-                                        {"host", "listen", "control_socket", "log_level",
-                                         "connect_timeout", "io_timeout", "tls", "peer"},
-                                        "", source_name));
+  ZREP_RETURN_IF_ERROR(check_known_keys(
+      root,
+      {"host", "listen", "control_socket", "log_level", "connect_timeout", "io_timeout", "tls",
+       "peer", "sync_interval", "max_unsent", "min_free", "max_backoff", "filesystem"},
+      "", source_name));
   Config cfg;
   cfg.source = std::string(source_name);
   auto host = required_string(root, "host", "", source_name);
@@ -217,6 +324,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   auto io = optional_seconds(root, "io_timeout", cfg.io_timeout, source_name);
   if (!io) return io.error();
   cfg.io_timeout = *io;
+
+  ZREP_RETURN_IF_ERROR(parse_schedule(root, cfg, source_name));
 
   const auto* tls = root.get_as<toml::table>("tls");
   if (tls == nullptr) {

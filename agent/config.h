@@ -33,6 +33,19 @@ struct PeerConfig {
   std::vector<std::string> datasets;  // datasets here (and below) the peer may read or write
 };
 
+// Automatic replication (issue: safe every minute, even with the WAN down).
+struct ScheduleConfig {
+  std::chrono::seconds interval{0};  // between syncs of each mastered filesystem; 0: off
+  uint32_t max_unsent = 2;           // while this many zrep snapshots are unsent, make no new one
+  uint64_t min_free_bytes = 0;       // skip a run when the filesystem has less space available
+  std::chrono::seconds max_backoff{900};  // cap on the retry delay after failures
+};
+
+struct FilesystemConfig {
+  std::string name;
+  std::optional<std::chrono::seconds> interval;  // overrides ScheduleConfig::interval
+};
+
 struct Config {
   std::string source;  // file the config came from, for messages
   std::string host;    // this host's name; must match its certificate
@@ -43,10 +56,16 @@ struct Config {
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds io_timeout{120};
   std::vector<PeerConfig> peers;
+  ScheduleConfig schedule;
+  std::vector<FilesystemConfig> filesystems;
 
   const PeerConfig* find_peer(std::string_view name) const;
+  std::chrono::seconds interval_for(std::string_view fs) const;
   std::vector<std::string> peer_names() const;
 };
+
+// "1024", "512K", "100M", "1G", "2T" (powers of 1024) -> bytes.
+Result<uint64_t> parse_size(std::string_view text);
 
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name);
 Result<Config> load_config(const std::string& path);

@@ -15,7 +15,8 @@ Status send_result(FrameChannel& channel, const Result<nlohmann::json>& result) 
   auto* r = reply.mutable_result();
   r->set_ok(result.is_ok());
   if (result) {
-    r->set_json(result->dump());
+    // Messages may carry bytes from zfs or a peer that are not UTF-8: replace, never throw.
+    r->set_json(result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     r->set_error_code(std::string(error_code_name(result.error().code)));
     r->set_message(result.error().message);

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 #include <asio.hpp>
+#include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
@@ -62,6 +64,10 @@ struct Daemon::State {
   asio::ip::tcp::acceptor peer_acceptor{io};
   asio::local::stream_protocol::acceptor control_acceptor{io};
   asio::signal_set signals{io, SIGINT, SIGTERM};
+  // Unauthenticated connections in their TLS handshake: bounded, so a flood of idle connections
+  // cannot use up threads and descriptors that replication needs.
+  static constexpr int kMaxHandshakes = 16;
+  std::atomic<int> handshakes_{0};
 
   State(Config c, Zfs z, std::shared_ptr<TlsContext> t)
       : config(std::move(c)), zfs(std::move(z)), tls(std::move(t)) {}
@@ -70,9 +76,19 @@ struct Daemon::State {
     peer_acceptor.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
       if (!ec) {
-        std::string from = socket.remote_endpoint().address().to_string();
+        asio::error_code addr_ec;
+        auto remote = socket.remote_endpoint(addr_ec);  // fails when the client already reset
+        std::string from = addr_ec ? std::string("?") : remote.address().to_string();
+        asio::error_code opt_ec;
+        socket.set_option(asio::socket_base::keep_alive(true), opt_ec);
         int fd = socket.release();
-        if (!sessions.spawn([this, fd, from] { serve_peer(fd, from); })) ::close(fd);
+        if (handshakes_.load() >= kMaxHandshakes) {
+          spdlog::warn("refusing a connection from {}: {} handshakes already in progress", from,
+                       kMaxHandshakes);
+          ::close(fd);
+        } else if (!sessions.spawn([this, fd, from] { serve_peer(fd, from); })) {
+          ::close(fd);
+        }
       } else {
         spdlog::warn("accepting a peer connection failed: {}", ec.message());
       }
@@ -93,7 +109,9 @@ struct Daemon::State {
   }
 
   void serve_peer(int fd, const std::string& from) {
+    ++handshakes_;
     auto session = accept_peer(config, *tls, fd, make_hello(config, zfs.features(), instance_id));
+    --handshakes_;
     if (!session) {
       spdlog::warn("peer connection from {} refused: {}", from, session.error().message);
       return;
@@ -177,9 +195,15 @@ Status Daemon::run() {
                s.config.control_socket);
   s.io.run();
   bool idle = s.sessions.wait_idle(std::chrono::seconds(10));
-  if (!idle) spdlog::warn("some sessions did not end within 10 s; exiting anyway");
   std::error_code ec;
   std::filesystem::remove(s.config.control_socket, ec);
+  if (!idle) {
+    // Session threads still use the daemon's state: leave without destroying it. Their zfs
+    // children see their pipes close and stop; a partial receive is discarded by zfs.
+    spdlog::warn("some sessions did not end within 10 s; exiting anyway");
+    spdlog::shutdown();
+    std::_Exit(1);
+  }
   spdlog::info("stopped");
   return Status::ok();
 }

@@ -144,6 +144,11 @@ Result<peer::DescribeReply> PeerService::describe(const peer::DescribeRequest& r
 Result<peer::MarkSentReply> PeerService::mark_sent(const peer::MarkSentRequest& req) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
   ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
+  // Only the replica this peer feeds: marks on a master's snapshots would let retention destroy
+  // snapshots that were never sent.
+  auto p = zfs_.get_props(req.fs(), props::filesystem_props());
+  if (!p) return p.error();
+  ZREP_RETURN_IF_ERROR(check_destination_of_peer(req.fs(), *p));
   auto snaps = zfs_.list_snapshots(req.fs());
   if (!snaps) return snaps.error();
   peer::MarkSentReply reply;

@@ -121,10 +121,9 @@ Result<std::unique_ptr<PeerSession>> accept_peer(const Config& config, TlsContex
   return session;
 }
 
-Result<peer::Reply> PeerClient::read_reply(uint64_t id, std::chrono::milliseconds timeout,
-                                           bool after_stream) {
+Result<peer::Reply> PeerClient::read_reply(uint64_t id, std::chrono::milliseconds timeout) {
   peer::Reply reply;
-  ZREP_RETURN_IF_ERROR(receive_message(*session_->channel, reply, timeout, after_stream)
+  ZREP_RETURN_IF_ERROR(receive_message(*session_->channel, reply, timeout)
                            .with_context("waiting for peer '" + session_->peer_name + "'"));
   if (reply.id() != id) {
     return make_error(ErrorCode::kProtocol, "peer '" + session_->peer_name + "' answered request " +
@@ -182,13 +181,23 @@ Result<peer::ReceiveReply> PeerClient::receive(const peer::ReceiveRequest& recei
     return make_error(ErrorCode::kProtocol, "peer did not get ready to receive");
   }
   Status streamed = stream(*session_->channel);
-  // The peer answers even when the stream failed (it saw DataAbort); its reply often says more
-  // (zfs recv's own error), so prefer it when it is an error.
-  auto done = read_reply(req.id(), streamed ? finish_timeout : timeout_, true);
-  if (!done) return streamed ? done.error() : streamed.error();
+  // The peer answers even when the stream failed (it saw DataAbort). Its answer is authoritative
+  // (it carries zfs recv's own error, e.g. "destination modified" or "out of space"); only when
+  // no answer comes is the local stream error the best we know.
+  peer::Reply done;
+  Status answered =
+      receive_message(*session_->channel, done, streamed ? finish_timeout : timeout_, true);
+  if (!answered)
+    return streamed ? answered.with_context("waiting for peer '" + peer_name() + "'") : streamed;
+  if (done.id() != req.id()) {
+    return make_error(ErrorCode::kProtocol, "peer '" + peer_name() + "' answered request " +
+                                                std::to_string(done.id()) + ", expected " +
+                                                std::to_string(req.id()));
+  }
+  if (done.has_error()) return from_wire(done.error(), peer_name());
   if (!streamed) return streamed.error();
-  if (!done->has_receive()) return make_error(ErrorCode::kProtocol, "peer sent no receive result");
-  return done->receive();
+  if (!done.has_receive()) return make_error(ErrorCode::kProtocol, "peer sent no receive result");
+  return done.receive();
 }
 
 }  // namespace zrep

@@ -67,8 +67,7 @@ class PeerClient {
 
  private:
   Result<peer::Reply> call(peer::Request& req, std::chrono::milliseconds timeout);
-  Result<peer::Reply> read_reply(uint64_t id, std::chrono::milliseconds timeout,
-                                 bool after_stream = false);
+  Result<peer::Reply> read_reply(uint64_t id, std::chrono::milliseconds timeout);
 
   std::unique_ptr<PeerSession> session_;
   std::chrono::milliseconds timeout_;

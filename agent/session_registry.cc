@@ -1,5 +1,6 @@
 #include "agent/session_registry.h"
 
+#include <system_error>
 #include <thread>
 
 namespace zrep {
@@ -10,11 +11,18 @@ bool SessionRegistry::spawn(std::function<void()> fn) {
     if (stopping_) return false;
     ++threads_;
   }
-  std::thread([this, fn = std::move(fn)] {
-    fn();
+  try {
+    std::thread([this, fn = std::move(fn)] {
+      fn();
+      std::lock_guard lk(mu_);
+      if (--threads_ == 0) idle_.notify_all();
+    }).detach();
+  } catch (const std::system_error&) {
+    // Out of threads: refuse this connection rather than die.
     std::lock_guard lk(mu_);
     if (--threads_ == 0) idle_.notify_all();
-  }).detach();
+    return false;
+  }
   return true;
 }
 
