@@ -58,9 +58,21 @@ std::string human_duration(int64_t seconds) {
 }
 
 std::string format_init(const json& r) {
-  return fmt::format("{} -> {}:{}: sent {} ({} in {:.1f} s), GUID verified\n", str(r, "fs"),
-                     str(r, "dest_host"), str(r, "dest_fs"), str(r, "snapshot"),
-                     human_bytes(r.value("bytes", uint64_t{0})), r.value("seconds", 0.0));
+  if (r.value("adopted", false)) {
+    return fmt::format(
+        "{} -> {}:{}: the destination already held {} (an earlier init's answer was "
+        "lost); adopted it, nothing sent\n",
+        str(r, "fs"), str(r, "dest_host"), str(r, "dest_fs"), str(r, "snapshot"));
+  }
+  std::string replaced;
+  if (!str(r, "replaced_as", "").empty()) {
+    replaced = "the previous copy is kept as " + str(r, "replaced_as", "") +
+               " (destroy it there when no longer needed)\n";
+  }
+  return replaced + fmt::format("{} -> {}:{}: sent {} ({} in {:.1f} s), GUID verified\n",
+                                str(r, "fs"), str(r, "dest_host"), str(r, "dest_fs"),
+                                str(r, "snapshot"), human_bytes(r.value("bytes", uint64_t{0})),
+                                r.value("seconds", 0.0));
 }
 
 std::string format_sync(const json& results) {

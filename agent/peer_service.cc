@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <ctime>
+
 #include "agent/net.h"
 #include "agent/retention.h"
 #include "agent/zfs_names.h"
@@ -170,8 +172,15 @@ Status PeerService::check_receive(const peer::ReceiveRequest& req) {
     if (*exists && !req.force()) {
       return make_error(ErrorCode::kAlreadyExists,
                         dest + " already exists on " + config_.host +
-                            "; init refuses to overwrite it. Use 'init --force' to replace it "
-                            "(this destroys its data there)");
+                            "; init refuses to overwrite it. Use 'init --force' to replace a "
+                            "replica (the old copy is kept, renamed aside)");
+    }
+    if (*exists) {
+      // --force replaces only a replica this peer feeds, never an unrelated dataset.
+      auto p = zfs_.get_props(dest, props::filesystem_props());
+      if (!p) return p.status();
+      ZREP_RETURN_IF_ERROR(
+          check_destination_of_peer(dest, *p).with_context("init --force refuses to replace it"));
     }
     std::string parent = parent_of(dest);
     if (!parent.empty()) {
@@ -271,16 +280,33 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   auto existed = zfs_.exists(dest);
   if (!existed) return existed.error();
 
+  // init --force over an existing replica: the old copy is renamed aside, not destroyed, and
+  // comes back if the new one does not arrive whole. The operator removes it when satisfied.
+  std::string set_aside;
+  if (init && *existed) {
+    set_aside = dest + "-zrep-replaced-" + std::to_string(std::time(nullptr));
+    ZREP_RETURN_IF_ERROR(validate_dataset_name(set_aside));
+    ZREP_RETURN_IF_ERROR(zfs_.rename_filesystem(dest, set_aside));
+  }
+  auto fail = [&](const Error& e, bool received_something) -> Error {
+    if (received_something) undo_receive(req);
+    if (!set_aside.empty()) {
+      if (Status s = zfs_.rename_filesystem(set_aside, dest); !s) {
+        spdlog::error("could not rename {} back to {}: {}", set_aside, dest, s.message());
+      }
+    }
+    return e;
+  };
+
   RecvSpec spec;
   spec.target = dest;
-  spec.force = init && req.force() && *existed;
   auto child = zfs_.start_recv(spec);
-  if (!child) return child.error();
+  if (!child) return fail(child.error(), false);
 
   peer::Reply ready;
   ready.set_id(id);
   ready.mutable_receive()->set_ready(true);
-  ZREP_RETURN_IF_ERROR(send_message(*session_.channel, ready));
+  if (Status s = send_message(*session_.channel, ready); !s) return fail(s.error(), false);
 
   spdlog::info("peer {}: receiving {} ({})", session_.peer_name, target,
                init ? "full" : "incremental");
@@ -291,22 +317,25 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   Status zs = zfs_.finish(*child, "zfs receive into " + dest + " on " + config_.host,
                           std::chrono::hours(24));
   if (!got) {
-    if (zs) undo_receive(req, !*existed || spec.force);
-    return (zs || got.error().code != ErrorCode::kInternal) ? got.error() : zs.error();
+    // zfs recv may have committed what arrived before the stream was found bad: undo it.
+    return fail((zs || got.error().code != ErrorCode::kInternal) ? got.error() : zs.error(),
+                zs.is_ok());
   }
-  if (!zs) return zs.error();
+  if (!zs) return fail(zs.error(), false);
 
   auto guid = zfs_.get_props(target, {"guid"});
-  if (!guid) return guid.error();
+  if (!guid) return fail(guid.error(), true);
   if (props::get(*guid, "guid") != std::to_string(req.guid())) {
-    undo_receive(req, !*existed || spec.force);
-    return make_error(ErrorCode::kCorrupt, "received snapshot " + target + " has GUID " +
-                                               props::get(*guid, "guid") + ", the sender's has " +
-                                               std::to_string(req.guid()) + "; it was removed");
+    return fail(
+        make_error(ErrorCode::kCorrupt, "received snapshot " + target + " has GUID " +
+                                            props::get(*guid, "guid") + ", the sender's has " +
+                                            std::to_string(req.guid()) + "; it was removed"),
+        true);
   }
   peer::ReceiveReply reply;
   reply.set_received_guid(req.guid());
   reply.set_raw_bytes(got->raw_bytes);
+  reply.set_replaced_as(set_aside);
   ZREP_RETURN_IF_ERROR(after_receive(req, reply));
   spdlog::info("peer {}: received {} ({} bytes, GUID verified)", session_.peer_name, target,
                got->raw_bytes);
@@ -341,11 +370,12 @@ Status PeerService::after_receive(const peer::ReceiveRequest& req, peer::Receive
   return Status::ok();
 }
 
-void PeerService::undo_receive(const peer::ReceiveRequest& req, bool created) {
+void PeerService::undo_receive(const peer::ReceiveRequest& req) {
   const std::string& dest = req.dest_fs();
   Status s;
   if (req.base_guid() == 0) {
-    if (created) s = zfs_.destroy_filesystem(dest, true);
+    // A full receive created dest (an existing one was renamed aside first).
+    s = zfs_.destroy_filesystem(dest, true);
   } else {
     auto snaps = zfs_.list_snapshots(dest);
     if (snaps) {

@@ -38,7 +38,9 @@ class PeerService {
   Result<peer::ReceiveReply> receive(uint64_t id, const peer::ReceiveRequest& req);
   Status check_receive(const peer::ReceiveRequest& req);
   Status after_receive(const peer::ReceiveRequest& req, peer::ReceiveReply& reply);
-  void undo_receive(const peer::ReceiveRequest& req, bool created);
+  // Removes what a receive that failed verification left: the new filesystem (init) or the
+  // snapshots after the base.
+  void undo_receive(const peer::ReceiveRequest& req);
 
   const Config& config_;
   const Zfs& zfs_;

@@ -25,11 +25,6 @@ int64_t to_unix(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-bool is_transport_error(const Error& e) {
-  return e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kTimeout ||
-         e.code == ErrorCode::kProtocol;
-}
-
 Status write_abort(FrameChannel& ch, const std::string& why) {
   std::string reason = why.substr(0, kMaxAbortPayload);
   return ch.write_frame(
@@ -144,13 +139,91 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
     };
     auto sent = send_stream(child->stdout_fd(), ch, opts);
     if (!sent) {
-      child->kill_now();
-      (void)child->wait(std::chrono::seconds(10));
+      // Closing the pipe ends `zfs send` cleanly (EPIPE). No SIGKILL first: on zfs-fuse a
+      // killed `zfs send -I` leaks a hold, and its snapshot stays "busy" until a restart.
+      (void)child->wait(std::chrono::seconds(30));
       return sent.error();
     }
     return Status::ok();
   };
   return peer.receive(req, stream, std::chrono::hours(1));
+}
+
+void Replicator::settle_failed_send(const std::string& snap, const std::string& dest_host,
+                                    const std::string& dest_fs) {
+  auto guid = zfs_.get_props(snap, {"guid"});
+  auto peer = connect(dest_host);
+  Result<peer::DescribeReply> there =
+      peer ? (*peer)->describe(dest_fs) : Result<peer::DescribeReply>(peer.error());
+  if (!guid || !there) {
+    spdlog::warn("{} stays, unsent: cannot tell whether {} holds it ({})", snap, dest_host,
+                 !there ? there.error().message : guid.error().message);
+    return;
+  }
+  for (const auto& s : there->snapshots()) {
+    if (std::to_string(s.guid()) == props::get(*guid, "guid")) {
+      spdlog::warn(
+          "{} arrived on {} although the transfer reported a failure; the next sync "
+          "marks it sent",
+          snap, dest_host);
+      return;
+    }
+  }
+  // Certainly not there: leave the source as it was before this attempt.
+  if (Status st = zfs_.destroy_snapshot(snap); !st) {
+    spdlog::warn("could not remove the unsent snapshot {}: {}", snap, st.message());
+  }
+}
+
+Result<json> Replicator::adopt_replica(const std::string& fs, const control::InitCommand& cmd,
+                                       PeerClient& peer, const peer::DescribeReply& remote) {
+  const auto& rp = remote.props();
+  auto prop = [&](const char* k) {
+    auto it = rp.find(k);
+    return it == rp.end() ? std::string() : it->second;
+  };
+  auto not_ours = make_error(ErrorCode::kNotFound, "not a replica of " + fs);
+  if (prop(props::kSrcHost) != config_.host || prop(props::kSrcFs) != fs ||
+      remote.snapshots().empty()) {
+    return not_ours;
+  }
+  auto local = zfs_.list_snapshots(fs);
+  if (!local) return local.error();
+  const auto& newest = *remote.snapshots().rbegin();
+  const SnapshotInfo* match = nullptr;
+  for (const auto& s : *local) {
+    if (s.guid == newest.guid()) match = &s;
+  }
+  if (match == nullptr) return not_ours;
+  const int64_t now = unix_now();
+  uint64_t epoch = std::max<uint64_t>(1, std::strtoull(prop(props::kEpoch).c_str(), nullptr, 10));
+  const std::pair<const char*, std::string> pairs[] = {
+      {props::kSrcFs, fs},
+      {props::kSrcHost, config_.host},
+      {props::kDestFs, cmd.dest_fs()},
+      {props::kDestHost, cmd.remote_host()},
+      {props::kSavecount, prop(props::kSavecount).empty() ? "5" : prop(props::kSavecount)},
+      {props::kEpoch, std::to_string(epoch)},
+      {props::kMaster, "yes"},
+  };
+  for (const auto& [k, v] : pairs) ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, k, v));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(match->name, props::kSent, std::to_string(now)));
+  peer::MarkSentRequest mark;
+  mark.set_fs(cmd.dest_fs());
+  mark.set_sent_time(now);
+  mark.add_guids(match->guid);
+  auto marked = peer.mark_sent(mark);
+  if (!marked) return marked.error();
+  spdlog::info("init {}: {}:{} already holds {} (a previous init's answer was lost); adopted it",
+               fs, cmd.remote_host(), cmd.dest_fs(), match->name);
+  return json{{"fs", fs},
+              {"dest_host", cmd.remote_host()},
+              {"dest_fs", cmd.dest_fs()},
+              {"snapshot", match->name},
+              {"guid", std::to_string(match->guid)},
+              {"bytes", 0},
+              {"seconds", 0.0},
+              {"adopted", true}};
 }
 
 Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSink& progress) {
@@ -191,10 +264,15 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
   auto remote = (*peer)->describe(cmd.dest_fs());
   if (!remote) return remote.error();
   if (remote->exists() && !cmd.force()) {
+    // A previous init whose final answer was lost: the replica is complete there. Adopt it
+    // instead of refusing (or resending everything).
+    auto adopted = adopt_replica(fs, cmd, **peer, *remote);
+    if (adopted) return adopted;
+    if (adopted.error().code != ErrorCode::kNotFound) return adopted.error();
     return make_error(ErrorCode::kAlreadyExists,
                       cmd.dest_fs() + " already exists on " + cmd.remote_host() +
-                          "; init refuses to overwrite it. Use 'init --force' to replace it "
-                          "(this destroys its data there)");
+                          "; init refuses to overwrite it. Use 'init --force' to replace a "
+                          "replica (the old copy is kept there, renamed aside)");
   }
   if (!remote->parent_exists()) {
     return make_error(ErrorCode::kNotFound, "the parent of " + cmd.dest_fs() +
@@ -230,7 +308,7 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
   spdlog::info("init {} -> {}:{}: full send of {}", fs, cmd.remote_host(), cmd.dest_fs(), snap);
   auto done = send_snapshot(**peer, snap, nullptr, req, progress);
   if (!done) {
-    if (!is_transport_error(done.error())) (void)zfs_.destroy_snapshot(snap);
+    settle_failed_send(snap, cmd.remote_host(), cmd.dest_fs());
     record_result(fs, done.status(), 0, 0);
     return done.error();
   }
@@ -255,7 +333,8 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
               {"snapshot", snap},
               {"guid", std::to_string(done->received_guid())},
               {"bytes", done->raw_bytes()},
-              {"seconds", secs}};
+              {"seconds", secs},
+              {"replaced_as", done->replaced_as()}};
 }
 
 Result<json> Replicator::sync(const control::SyncCommand& cmd, const ProgressSink& progress) {
@@ -272,23 +351,26 @@ Result<json> Replicator::sync(const control::SyncCommand& cmd, const ProgressSin
   }
   json results = json::array();
   std::vector<std::string> failures;
+  std::optional<ErrorCode> code;
   for (const auto& fs : targets) {
     auto r = sync_one(fs, progress);
     if (r) {
       results.push_back(*r);
     } else {
       failures.push_back(fs + ": " + r.error().message);
+      code = code && *code != r.error().code ? ErrorCode::kConflict : r.error().code;
       results.push_back(json{{"fs", fs}, {"ok", false}, {"error", r.error().message}});
     }
   }
   if (!failures.empty()) {
+    // One failure keeps its own code (unavailable, no-space, ...); the message lists them all.
     std::string msg = failures.size() == 1 ? failures[0]
                                            : std::to_string(failures.size()) + " of " +
                                                  std::to_string(targets.size()) + " syncs failed";
     if (failures.size() > 1) {
       for (const auto& f : failures) msg += "\n  " + f;
     }
-    return make_error(ErrorCode::kConflict, msg);
+    return make_error(*code, msg);
   }
   return results;
 }
@@ -355,7 +437,7 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   if (!done) {
     // Keep the new snapshot only when the peer may have it (the connection broke): the next sync
     // finds it there by GUID. A refusal means it never arrived: leave the source as it was.
-    if (!is_transport_error(done.error())) (void)zfs_.destroy_snapshot(snap);
+    settle_failed_send(snap, dest_host, dest_fs);
     return fail(done.error());
   }
   std::set<uint64_t> there;

@@ -55,6 +55,14 @@ class Replicator {
   Result<peer::ReceiveReply> send_snapshot(PeerClient& peer, const std::string& snapshot,
                                            const SnapshotInfo* base, peer::ReceiveRequest req,
                                            const ProgressSink& progress);
+  // After a failed transfer of `snap`: destroys it when the destination certainly lacks it
+  // (the source is left as it was), keeps it (unsent) when that cannot be told or it arrived.
+  void settle_failed_send(const std::string& snap, const std::string& dest_host,
+                          const std::string& dest_fs);
+  // init when dest already is this filesystem's complete replica (a lost final answer).
+  // kNotFound when it is not.
+  Result<nlohmann::json> adopt_replica(const std::string& fs, const control::InitCommand& cmd,
+                                       PeerClient& peer, const peer::DescribeReply& remote);
   // Applies savecount here and, on a master with `peer`, on the destination too. keep_guid is
   // the newest common snapshot; 0 derives it from the zrep:sent marks here.
   Result<nlohmann::json> expire_one(const std::string& fs, PeerClient* peer, uint64_t keep_guid);

@@ -50,7 +50,7 @@ bool is_busy(const ProcessOutput& out) {
   return out.err.find("dataset is busy") != std::string::npos;
 }
 
-// Runs a destroy, retrying while zfs says the dataset is busy.
+// Runs a destroy (or a rename), retrying while zfs says the dataset is busy.
 Result<ProcessOutput> destroy_with_retry(const std::function<Result<ProcessOutput>()>& run) {
   auto deadline = Clock::now() + kBusyRetryFor;
   milliseconds pause{50};
@@ -82,15 +82,20 @@ Result<Zfs> Zfs::probe(const Options& options) {
 }
 
 Result<ProcessOutput> Zfs::zfs(const std::vector<std::string>& args) const {
+  return zfs(args, options_.command_timeout);
+}
+
+Result<ProcessOutput> Zfs::zfs(const std::vector<std::string>& args,
+                               std::chrono::milliseconds timeout) const {
   std::vector<std::string> argv{options_.zfs_program};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto out = run_process(argv, options_.command_timeout);
+  auto out = run_process(argv, timeout);
   if (!out) return spawn_failure(out.error());
   if (out->timed_out) {
     return make_error(ErrorCode::kTimeout,
                       fmt::format("'zfs {}' did not finish within {} and was killed (is ZFS "
                                   "hung or overloaded?)",
-                                  fmt::join(args, " "), seconds_text(options_.command_timeout)));
+                                  fmt::join(args, " "), seconds_text(timeout)));
   }
   return out;
 }
@@ -158,7 +163,9 @@ Status Zfs::snapshot(const std::string& snapshot) const {
 Status Zfs::destroy_snapshot(const std::string& snapshot) const {
   // A snapshot name, checked as one: `zfs destroy` of a filesystem name would destroy data.
   ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
-  auto out = destroy_with_retry([&] { return zfs({"destroy", snapshot}); });
+  auto out = destroy_with_retry([&] {
+    return zfs({"destroy", snapshot}, options_.destroy_timeout);
+  });
   if (!out) return out.error();
   if (out->exit_code != 0) return failure(*out, "cannot destroy snapshot " + snapshot);
   return Status::ok();
@@ -169,7 +176,7 @@ Status Zfs::destroy_filesystem(const std::string& fs, bool recursive) const {
   std::vector<std::string> args{"destroy"};
   if (recursive) args.push_back("-r");
   args.push_back(fs);
-  auto out = destroy_with_retry([&] { return zfs(args); });
+  auto out = destroy_with_retry([&] { return zfs(args, options_.destroy_timeout); });
   if (!out) return out.error();
   if (out->exit_code != 0) return failure(*out, "cannot destroy filesystem " + fs);
   return Status::ok();
@@ -180,9 +187,27 @@ Status Zfs::rollback(const std::string& snapshot, bool destroy_newer) const {
   std::vector<std::string> args{"rollback"};
   if (destroy_newer) args.push_back("-r");
   args.push_back(snapshot);
-  auto out = zfs(args);
+  auto out = zfs(args, options_.destroy_timeout);
   if (!out) return out.error();
   if (out->exit_code != 0) return failure(*out, "cannot roll back to " + snapshot);
+  return Status::ok();
+}
+
+Status Zfs::rename_filesystem(const std::string& from, const std::string& to) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(from));
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(to));
+  auto out = zfs({"rename", from, to});
+  if (out && out->exit_code != 0 && is_busy(*out)) {
+    // zfs-fuse refuses to rename a mounted filesystem that was received ("dataset is busy"):
+    // unmount, rename, mount again.
+    auto unmounted = zfs({"umount", from});
+    if (unmounted && unmounted->exit_code == 0) {
+      out = zfs({"rename", from, to});
+      (void)zfs({"mount", out && out->exit_code == 0 ? to : from});
+    }
+  }
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot rename " + from + " to " + to);
   return Status::ok();
 }
 

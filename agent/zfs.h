@@ -62,6 +62,9 @@ class Zfs {
     std::string zfs_program = "zfs";
     std::string zpool_program = "zpool";
     std::chrono::milliseconds command_timeout{60000};
+    // destroy and rollback free space synchronously on implementations without async destroy:
+    // a large dataset takes minutes.
+    std::chrono::milliseconds destroy_timeout{3600000};
   };
 
   // Runs `zfs version` and sets the features. Fails when no ZFS answers (with what to do).
@@ -85,6 +88,8 @@ class Zfs {
   Status destroy_filesystem(const std::string& fs, bool recursive) const;
   Status rollback(const std::string& snapshot, bool destroy_newer) const;
   Status create_filesystem(const std::string& fs, bool parents) const;
+  // Renames a filesystem (same pool, same parent or another existing one).
+  Status rename_filesystem(const std::string& from, const std::string& to) const;
   Result<uint64_t> available_bytes(const std::string& dataset) const;
   // Filesystems (not snapshots) on which any of `props` is set locally: name -> {prop: value}.
   Result<std::map<std::string, std::map<std::string, std::string>>> find_local_props(
@@ -101,7 +106,10 @@ class Zfs {
 
  private:
   Zfs(Options options, ZfsFeatures features) : options_(std::move(options)), features_(features) {}
-  Result<ProcessOutput> zfs(const std::vector<std::string>& args) const;  // runs, maps errors
+  // Runs zfs with the command timeout (or `timeout`), maps a failure to start or a timeout.
+  Result<ProcessOutput> zfs(const std::vector<std::string>& args) const;
+  Result<ProcessOutput> zfs(const std::vector<std::string>& args,
+                            std::chrono::milliseconds timeout) const;
 
   Options options_;
   ZfsFeatures features_;

@@ -156,6 +156,8 @@ TEST_F(Replication, ModifiedDestinationIsRefusedAndNothingChanges) {
   must({"zfs", "set", "readonly=off", dst_});
   write_file(mnt(dst_) + "/local-edit.txt", "written on the standby\n");
   write_file(mnt(src_) + "/small.txt", "new on alpha\n");
+  // Larger than the socket buffers: the refusal must still come back as zfs's own reason.
+  write_file(mnt(src_) + "/more.bin", test_data(8 << 20, 11));
   auto before_src = snapshots(src_);
   auto before_dst = snapshots(dst_);
   auto r = alpha().cli({"sync", src_});
@@ -284,6 +286,51 @@ TEST_F(Replication, RetentionKeepsEachSidesSavecountAndForeignSnapshots) {
   write_file(mnt(src_) + "/after-expire.txt", "still incremental\n");
   auto s = alpha().cli_json({"sync", src_});
   EXPECT_EQ(s[0]["base"], src_ + "@zrep_000005");
+  expect_same_data();
+}
+
+TEST_F(Replication, InitForceReplacesAReplicaAndKeepsTheOldCopy) {
+  init();
+  write_file(mnt(src_) + "/v2.txt", "second version\n");
+  ASSERT_EQ(alpha().cli({"sync", src_}).exit_code, 0);
+  auto r = alpha().cli_json({"init", "--force", src_, beta_name(), dst_});
+  std::string aside = r["replaced_as"].get<std::string>();
+  ASSERT_FALSE(aside.empty()) << r.dump();
+  EXPECT_TRUE(dataset_exists(aside));
+  EXPECT_TRUE(std::filesystem::exists(mnt(aside) + "/v2.txt")) << "the old copy keeps its data";
+  expect_same_data();
+  expect_newest_snapshot_same();
+  write_file(mnt(src_) + "/v3.txt", "third\n");
+  ASSERT_EQ(alpha().cli({"sync", src_}).exit_code, 0);
+  expect_same_data();
+}
+
+TEST_F(Replication, InitForceNeverReplacesAnUnrelatedDataset) {
+  must({"zfs", "create", dst_});
+  write_file(mnt(dst_) + "/precious.txt", "not a replica\n");
+  auto r = alpha().cli({"init", "--force", src_, beta_name(), dst_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("refuses to replace"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(mnt(dst_) + "/precious.txt"));
+  EXPECT_TRUE(snapshots(src_).empty()) << "the source is left as it was";
+}
+
+TEST_F(Replication, InitWhoseAnswerWasLostAdoptsTheReplica) {
+  init();
+  // As if the final answer of init never came back: the source recorded nothing.
+  for (const char* p : {"zrep:src-fs", "zrep:src-host", "zrep:dest-fs", "zrep:dest-host",
+                        "zrep:master", "zrep:savecount", "zrep:epoch"}) {
+    must({"zfs", "inherit", p, src_});
+  }
+  must({"zfs", "inherit", "zrep:sent", src_ + "@zrep_000000"});
+  auto guid_before = zget(dst_ + "@zrep_000000", "guid");
+  auto j = alpha().cli_json({"init", src_, beta_name(), dst_});
+  EXPECT_EQ(j["adopted"], true) << j.dump();
+  EXPECT_EQ(zget(src_, "zrep:master"), "yes");
+  EXPECT_EQ(zget(dst_ + "@zrep_000000", "guid"), guid_before);
+  EXPECT_EQ(snapshots(dst_).size(), 1u);
+  write_file(mnt(src_) + "/after.txt", "after adoption\n");
+  ASSERT_EQ(alpha().cli({"sync", src_}).exit_code, 0);
   expect_same_data();
 }
 
