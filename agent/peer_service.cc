@@ -8,6 +8,7 @@
 #include "agent/retention.h"
 #include "agent/zfs_names.h"
 #include "agent/zrep_props.h"
+#include "receiver/stream_header.h"
 #include "receiver/stream_receiver.h"
 
 namespace zrep {
@@ -312,6 +313,10 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
                init ? "full" : "incremental");
   ReceiveOptions opts;
   opts.frame_timeout = config_.io_timeout;
+  opts.header_size = kStreamHeaderSize;
+  opts.check_header = [&req](std::span<const uint8_t> header) {
+    return check_stream_header(header, req.guid(), req.base_guid());
+  };
   // receive_stream owns the pipe from here and closes it, so zfs recv sees the end.
   auto got = receive_stream(*session_.channel, child->release_stdin(), opts);
   Status zs = zfs_.finish(*child, "zfs receive into " + dest + " on " + config_.host,

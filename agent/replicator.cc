@@ -115,7 +115,10 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
   auto stream = [&](FrameChannel& ch) -> Status {
     SendSpec spec;
     spec.snapshot = snapshot;
+    // -i, not -I: one plain substream from the base, which the receiver can check (OpenZFS
+    // packs -I into a compound stream). Unsent snapshots in between are left to retention.
     if (base != nullptr) spec.from = base->name;
+    spec.intermediates = false;
     auto child = zfs_.start_send(spec);
     if (!child) {
       (void)write_abort(ch, child.error().message);

@@ -21,10 +21,16 @@ std::vector<std::string> plan_retention(const RetentionInput& in) {
   const size_t keep_newest = std::max<uint32_t>(in.savecount, 1);
   if (zrep_snaps.size() <= keep_newest) return destroy;
   const size_t candidates = zrep_snaps.size() - keep_newest;
+  bool after_base = false;
   for (size_t i = 0; i < candidates; ++i) {
     const SnapshotInfo& s = *zrep_snaps[i];
-    if (s.guid == in.keep_guid) continue;
-    if (in.master && !s.sent) continue;
+    if (s.guid == in.keep_guid) {
+      after_base = true;
+      continue;
+    }
+    // An unsent snapshot newer than the base may still be sent. One older than the base never
+    // will be (syncs go from the newest common snapshot on).
+    if (in.master && !s.sent && after_base) continue;
     destroy.push_back(s.name);
   }
   return destroy;

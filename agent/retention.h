@@ -3,7 +3,8 @@
 // The rules, in order of precedence:
 //  - only zrep snapshots (FS@zrep_XXXXXX) are ever candidates; an admin's own snapshots are not;
 //  - the newest common snapshot (the next incremental base, given by GUID) is always kept;
-//  - on the master, a snapshot not yet marked sent is always kept (it may still be needed);
+//  - on the master, a snapshot not yet marked sent and newer than that base is kept (it may
+//    still be sent); an unsent one older than the base never will be;
 //  - of the rest, the newest `savecount` zrep snapshots are kept.
 #pragma once
 

@@ -72,7 +72,9 @@ class StreamReceiver {
         options_(options),
         queue_(options.queue_depth),
         progress_(options.progress, options.progress_interval),
-        writer_([this] { write_sink(sink_fd_, queue_, checksum_); }) {}
+        writer_([this] { write_sink(sink_fd_, queue_, checksum_); }) {
+    header_checked_ = options.header_size == 0;
+  }
   ~StreamReceiver() { stop_writer(); }
   StreamReceiver(const StreamReceiver&) = delete;
   StreamReceiver& operator=(const StreamReceiver&) = delete;
@@ -90,10 +92,11 @@ class StreamReceiver {
           }
           raw_bytes_ += block.size();
           wire_bytes_ += frame->payload.size();
-          queue_.push_full(std::move(block));
+          if (Status s = forward(std::move(block)); !s) return abort_and_drain(s.error());
           progress_.tick(progress_now());
           break;
         case FrameType::kDataEnd:
+          if (Status s = check_header(); !s) return abort_and_drain(s.error());
           return finish(frame->payload);
         case FrameType::kDataAbort:
           return make_error(
@@ -107,6 +110,34 @@ class StreamReceiver {
   }
 
  private:
+  // Passes a decoded block to the writer, holding blocks back until the stream's header has
+  // been checked.
+  Status forward(std::vector<uint8_t> block) {
+    if (header_checked_) {
+      queue_.push_full(std::move(block));
+      return Status::ok();
+    }
+    size_t need = options_.header_size - header_.size();
+    header_.insert(header_.end(), block.begin(),
+                   block.begin() + static_cast<std::ptrdiff_t>(std::min(need, block.size())));
+    held_.push_back(std::move(block));
+    if (header_.size() >= options_.header_size) return check_header();
+    if (held_.size() + 1 >= options_.queue_depth) {
+      return make_error(ErrorCode::kProtocol,
+                        "the stream's first blocks are too small to hold its header");
+    }
+    return Status::ok();
+  }
+
+  Status check_header() {
+    if (header_checked_) return Status::ok();
+    header_checked_ = true;
+    if (options_.check_header) ZREP_RETURN_IF_ERROR(options_.check_header(header_));
+    for (auto& b : held_) queue_.push_full(std::move(b));
+    held_.clear();
+    return Status::ok();
+  }
+
   Result<ReceiveResult> finish(std::span<const uint8_t> payload) {
     auto end = decode_data_end(payload);
     if (!end) return end.error();
@@ -164,6 +195,9 @@ class StreamReceiver {
 
   TransferProgress progress_now() const { return {raw_bytes_, wire_bytes_}; }
 
+  std::vector<uint8_t> header_;             // the stream's first header_size bytes
+  std::vector<std::vector<uint8_t>> held_;  // blocks held back until the header is checked
+  bool header_checked_ = false;
   FrameChannel& channel_;
   int sink_fd_;
   const ReceiveOptions& options_;

@@ -22,6 +22,10 @@ struct ReceiveOptions {
   std::chrono::milliseconds frame_timeout{120000};  // silence longer than this fails the receive
   ProgressFn progress;
   std::chrono::milliseconds progress_interval{500};
+  // Called with the stream's first `header_size` bytes before any byte reaches the sink; an
+  // error aborts the transfer (the stream is not what was asked for).
+  size_t header_size = 0;
+  std::function<Status(std::span<const uint8_t>)> check_header;
 };
 
 struct ReceiveResult {

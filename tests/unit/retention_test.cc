@@ -71,3 +71,19 @@ TEST(Retention, SavecountParsing) {
 
 }  // namespace
 }  // namespace zrep
+
+namespace zrep {
+namespace {
+
+TEST(Retention, UnsentSnapshotsOlderThanTheBaseAreObsolete) {
+  // zrep_000001 failed to send; a later sync went from 000000 straight to 000002.
+  auto s = series(6);
+  s[1].sent.reset();
+  s[5].sent.reset();  // newer than the base: may still go
+  RetentionInput in{s, 1, 5, true};
+  EXPECT_EQ(plan_retention(in), (std::vector<std::string>{"p/fs@zrep_000000", "p/fs@zrep_000001",
+                                                          "p/fs@zrep_000002", "p/fs@zrep_000003"}));
+}
+
+}  // namespace
+}  // namespace zrep
