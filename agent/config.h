@@ -54,7 +54,7 @@ struct Config {
   std::string ca_file, cert_file, key_file;
   std::string log_level = "info";
   std::chrono::seconds connect_timeout{10};
-  std::chrono::seconds io_timeout{120};
+  std::chrono::seconds io_timeout{600};
   std::vector<PeerConfig> peers;
   ScheduleConfig schedule;
   std::vector<FilesystemConfig> filesystems;

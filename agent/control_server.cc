@@ -1,5 +1,6 @@
 #include "agent/control_server.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include "agent/net.h"
@@ -52,7 +53,7 @@ Result<nlohmann::json> dispatch(const control::Request& req, Replicator& replica
 
 }  // namespace
 
-void serve_control_connection(FrameChannel& channel, Replicator& replicator) {
+void serve_control_connection(int fd, FrameChannel& channel, Replicator& replicator) {
   control::Request req;
   if (Status s = receive_message(channel, req, kRequestTimeout); !s) {
     spdlog::debug("control connection: {}", s.message());
@@ -61,6 +62,8 @@ void serve_control_connection(FrameChannel& channel, Replicator& replicator) {
   bool client_gone = false;
   ProgressSink progress = [&](const control::Progress& p) {
     if (client_gone) return;
+    pollfd writable{fd, POLLOUT, 0};
+    if (::poll(&writable, 1, 0) != 1 || (writable.revents & POLLOUT) == 0) return;  // skip this one
     control::Reply reply;
     *reply.mutable_progress() = p;
     // The operation goes on even when the client went away.

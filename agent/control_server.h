@@ -7,6 +7,8 @@
 
 namespace zrep {
 
-void serve_control_connection(FrameChannel& channel, Replicator& replicator);
+// `fd` is the connection's socket: progress is sent only when it can be without blocking, so a
+// client that stops reading (a terminal on hold) never stalls the transfer.
+void serve_control_connection(int fd, FrameChannel& channel, Replicator& replicator);
 
 }  // namespace zrep

@@ -58,8 +58,8 @@ struct Daemon::State {
   Zfs zfs;
   std::shared_ptr<TlsContext> tls;
   std::string instance_id = random_instance_id();
-  Replicator replicator{config, zfs, *tls, instance_id};
   SessionRegistry sessions;
+  Replicator replicator{config, zfs, *tls, instance_id, &sessions};
   asio::io_context io;
   asio::ip::tcp::acceptor peer_acceptor{io};
   asio::local::stream_protocol::acceptor control_acceptor{io};
@@ -131,7 +131,7 @@ struct Daemon::State {
     FdStream stream(fd);
     ScopedStream registered(sessions, &stream);
     FrameChannel channel(stream);
-    serve_control_connection(channel, replicator);
+    serve_control_connection(stream.fd(), channel, replicator);
   }
 
   Status bind() {

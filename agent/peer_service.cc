@@ -112,6 +112,17 @@ Status PeerService::handle(const peer::Request& req) {
     spdlog::warn("peer {}: request {} refused: {}", session_.peer_name, req.id(), result.message());
     *reply.mutable_error() = to_wire(result.error());
   }
+  if (reply.ByteSizeLong() > kMaxControlPayload) {
+    // Say so rather than hang up: e.g. tens of thousands of snapshots on one filesystem.
+    peer::Reply too_big;
+    too_big.set_id(req.id());
+    *too_big.mutable_error() = to_wire(make_error(
+        ErrorCode::kInternal, "the answer is larger than a message may be (" +
+                                  std::to_string(reply.ByteSizeLong()) +
+                                  " bytes); does the filesystem have tens of thousands of "
+                                  "snapshots? Destroy ones that are not needed"));
+    return send_message(*session_.channel, too_big);
+  }
   return send_message(*session_.channel, reply);
 }
 

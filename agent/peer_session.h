@@ -12,6 +12,7 @@
 #include <string>
 
 #include "agent/config.h"
+#include "agent/session_registry.h"
 #include "agent/zfs.h"
 #include "common/result.h"
 #include "crypto/tls.h"
@@ -50,8 +51,17 @@ Result<std::unique_ptr<PeerSession>> accept_peer(const Config& config, TlsContex
 // Typed requests over a dialled session.
 class PeerClient {
  public:
-  PeerClient(std::unique_ptr<PeerSession> session, std::chrono::milliseconds timeout)
-      : session_(std::move(session)), timeout_(timeout) {}
+  // With `registry`, the session is shut down when the daemon stops.
+  PeerClient(std::unique_ptr<PeerSession> session, std::chrono::milliseconds timeout,
+             SessionRegistry* registry = nullptr)
+      : session_(std::move(session)), timeout_(timeout), registry_(registry) {
+    if (registry_ != nullptr) registry_->add(session_->stream.get());
+  }
+  ~PeerClient() {
+    if (registry_ != nullptr) registry_->remove(session_->stream.get());
+  }
+  PeerClient(const PeerClient&) = delete;
+  PeerClient& operator=(const PeerClient&) = delete;
 
   const std::string& peer_name() const { return session_->peer_name; }
   const peer::Hello& peer_hello() const { return session_->peer_hello; }
@@ -71,6 +81,7 @@ class PeerClient {
 
   std::unique_ptr<PeerSession> session_;
   std::chrono::milliseconds timeout_;
+  SessionRegistry* registry_;
   uint64_t next_id_ = 1;
 };
 

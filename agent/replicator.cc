@@ -54,8 +54,12 @@ class Replicator::FsLock {
 };
 
 Replicator::Replicator(const Config& config, const Zfs& zfs, TlsContext& tls,
-                       std::string instance_id)
-    : config_(config), zfs_(zfs), tls_(tls), instance_id_(std::move(instance_id)) {}
+                       std::string instance_id, SessionRegistry* sessions)
+    : config_(config),
+      zfs_(zfs),
+      tls_(tls),
+      instance_id_(std::move(instance_id)),
+      sessions_(sessions) {}
 
 Result<Replicator::FsLock> Replicator::lock(const std::string& fs, const std::string& operation) {
   std::lock_guard lk(mu_);
@@ -96,7 +100,7 @@ Result<std::unique_ptr<PeerClient>> Replicator::connect(const std::string& peer_
   auto session =
       dial_peer(config_, tls_, *peer, make_hello(config_, zfs_.features(), instance_id_));
   if (!session) return session.error();
-  return std::make_unique<PeerClient>(std::move(*session), config_.io_timeout);
+  return std::make_unique<PeerClient>(std::move(*session), config_.io_timeout, sessions_);
 }
 
 Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std::string& snapshot,
@@ -149,7 +153,7 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
     }
     return Status::ok();
   };
-  return peer.receive(req, stream, std::chrono::hours(1));
+  return peer.receive(req, stream, std::chrono::hours(24));
 }
 
 void Replicator::settle_failed_send(const std::string& snap, const std::string& dest_host,

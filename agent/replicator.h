@@ -38,7 +38,9 @@ struct FsRecord {
 
 class Replicator {
  public:
-  Replicator(const Config& config, const Zfs& zfs, TlsContext& tls, std::string instance_id);
+  // `sessions` (optional): the daemon's registry, so a stop interrupts outgoing transfers too.
+  Replicator(const Config& config, const Zfs& zfs, TlsContext& tls, std::string instance_id,
+             SessionRegistry* sessions = nullptr);
 
   Result<nlohmann::json> init(const control::InitCommand& cmd, const ProgressSink& progress);
   Result<nlohmann::json> sync(const control::SyncCommand& cmd, const ProgressSink& progress);
@@ -75,6 +77,7 @@ class Replicator {
   const Zfs& zfs_;
   TlsContext& tls_;
   std::string instance_id_;
+  SessionRegistry* sessions_;
 
   std::mutex mu_;
   std::map<std::string, FsRecord> records_;  // guarded by mu_

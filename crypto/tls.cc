@@ -25,7 +25,9 @@ namespace {
 using std::chrono::milliseconds;
 
 // write_all gives up when the peer has taken no data for this long.
-constexpr auto kWriteStallTimeout = std::chrono::seconds(120);
+// A pool busy syncing a transaction group can stall `zfs recv` (and so the peer's reads) for
+// minutes; only a longer silence means the peer is gone.
+constexpr auto kWriteStallTimeout = std::chrono::seconds(600);
 
 // Peer identity is checked inside the handshake (in the verify callback), so that a refused peer
 // is told so by a TLS alert rather than by a silently closed connection.
