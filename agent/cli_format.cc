@@ -117,7 +117,7 @@ std::string format_list(const json& rows) {
 std::string format_status(const json& rows, int64_t now) {
   if (rows.empty()) return "no zrep filesystems on this host\n";
   std::vector<std::vector<std::string>> t{
-      {"FILESYSTEM", "ROLE", "PEER", "LAST SYNC", "LAG", "SNAPSHOT", "UNSENT", "STATE"}};
+      {"FILESYSTEM", "ROLE", "PEER", "LAST SYNC", "LAG", "SNAPSHOT", "UNSENT", "NEXT", "STATE"}};
   for (const auto& r : rows) {
     std::string last = "never";
     if (r.contains("last_sync_time")) {
@@ -126,14 +126,24 @@ std::string format_status(const json& rows, int64_t now) {
     std::string state = "ok";
     if (r.contains("running"))
       state = "running " + str(r, "running");
-    else if (r.contains("last_error"))
-      state = "ERROR: " + str(r, "last_error");
+    else if (r.contains("last_error")) {
+      state = "ERROR";
+      if (r.contains("failures_in_a_row")) {
+        state += " (" + str(r, "failures_in_a_row") + " in a row)";
+      }
+      state += ": " + str(r, "last_error");
+    }
+    std::string next = "-";
+    if (r.contains("next_run")) {
+      int64_t in = r["next_run"].get<int64_t>() - now;
+      next = in <= 0 ? "now" : "in " + human_duration(in);
+    }
     std::string snap = str(r, "last_synced_snapshot");
     if (auto at = snap.find('@'); at != std::string::npos) snap = snap.substr(at + 1);
     std::string lag =
         r.contains("lag_seconds") ? human_duration(r["lag_seconds"].get<int64_t>()) : "-";
     t.push_back({str(r, "fs"), str(r, "role"), str(r, "peer") + ":" + str(r, "peer_fs"), last, lag,
-                 snap, str(r, "unsent_snapshots", "0"), state});
+                 snap, str(r, "unsent_snapshots", "0"), next, state});
   }
   return table(t);
 }

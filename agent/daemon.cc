@@ -14,6 +14,7 @@
 #include "agent/net.h"
 #include "agent/peer_service.h"
 #include "agent/replicator.h"
+#include "agent/scheduler.h"
 #include "agent/session_registry.h"
 
 namespace zrep {
@@ -60,6 +61,7 @@ struct Daemon::State {
   std::string instance_id = random_instance_id();
   SessionRegistry sessions;
   Replicator replicator{config, zfs, *tls, instance_id, &sessions};
+  Scheduler scheduler{config, replicator, sessions};
   asio::io_context io;
   asio::ip::tcp::acceptor peer_acceptor{io};
   asio::local::stream_protocol::acceptor control_acceptor{io};
@@ -193,7 +195,9 @@ Status Daemon::run() {
                s.zfs.features().version,
                s.config.listen ? s.config.listen->to_string() : std::string("(not listening)"),
                s.config.control_socket);
+  s.scheduler.start();
   s.io.run();
+  s.scheduler.stop();
   bool idle = s.sessions.wait_idle(std::chrono::seconds(10));
   std::error_code ec;
   std::filesystem::remove(s.config.control_socket, ec);

@@ -156,6 +156,42 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
   return peer.receive(req, stream, std::chrono::hours(24));
 }
 
+Result<std::string> Replicator::choose_snapshot(const std::string& fs,
+                                                const std::vector<SnapshotInfo>& local,
+                                                const SyncPlan& plan) {
+  // Unsent zrep snapshots after the base pile up when transfers keep failing after they start
+  // (a flaky WAN). Past max_unsent, send the newest of them instead of making another.
+  std::vector<const SnapshotInfo*> unsent;
+  for (const auto& s : local) {
+    if (s.createtxg > plan.base.createtxg && !s.sent && parse_zrep_snap(snap_part_of(s.name))) {
+      unsent.push_back(&s);
+    }
+  }
+  if (!unsent.empty() && unsent.size() >= config_.schedule.max_unsent) {
+    spdlog::info(
+        "{}: {} unsent snapshot(s) already (max_unsent {}); sending {} instead of making "
+        "another",
+        fs, unsent.size(), config_.schedule.max_unsent, unsent.back()->name);
+    return unsent.back()->name;
+  }
+  if (config_.schedule.min_free_bytes > 0) {
+    auto avail = zfs_.available_bytes(fs);
+    if (!avail) return avail.error();
+    if (*avail < config_.schedule.min_free_bytes) {
+      return make_error(ErrorCode::kNoSpace,
+                        fs + " has only " + std::to_string(*avail) +
+                            " bytes available, below min_free (" +
+                            std::to_string(config_.schedule.min_free_bytes) +
+                            "); no snapshot was made. Free space on the pool, or lower min_free "
+                            "in " +
+                            config_.source);
+    }
+  }
+  const std::string snap = fs + "@" + format_zrep_snap(plan.next_seq);
+  ZREP_RETURN_IF_ERROR(zfs_.snapshot(snap));
+  return snap;
+}
+
 void Replicator::settle_failed_send(const std::string& snap, const std::string& dest_host,
                                     const std::string& dest_fs) {
   auto guid = zfs_.get_props(snap, {"guid"});
@@ -436,15 +472,15 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
     if (!marked) return fail(marked.error());
   }
 
-  const std::string snap = fs + "@" + format_zrep_snap(plan->next_seq);
-  if (Status s = zfs_.snapshot(snap); !s) return fail(s.error());
+  auto snap = choose_snapshot(fs, *local, *plan);
+  if (!snap) return fail(snap.error());
   peer::ReceiveRequest req;
   req.set_dest_fs(dest_fs);
-  auto done = send_snapshot(**peer, snap, &plan->base, req, progress);
+  auto done = send_snapshot(**peer, *snap, &plan->base, req, progress);
   if (!done) {
-    // Keep the new snapshot only when the peer may have it (the connection broke): the next sync
+    // Keep the snapshot only when the peer may have it (the connection broke): the next sync
     // finds it there by GUID. A refusal means it never arrived: leave the source as it was.
-    settle_failed_send(snap, dest_host, dest_fs);
+    settle_failed_send(*snap, dest_host, dest_fs);
     return fail(done.error());
   }
   std::set<uint64_t> there;
@@ -465,12 +501,12 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   if (!expired)
     spdlog::warn("{}: retention after the sync failed: {}", fs, expired.error().message);
   spdlog::info("sync {} -> {}:{}: {} from {} ({} bytes, {:.3f} s, GUID verified)", fs, dest_host,
-               dest_fs, snap, plan->base.name, done->raw_bytes(), secs);
+               dest_fs, *snap, plan->base.name, done->raw_bytes(), secs);
   return json{{"fs", fs},
               {"ok", true},
               {"dest_host", dest_host},
               {"dest_fs", dest_fs},
-              {"snapshot", snap},
+              {"snapshot", *snap},
               {"base", plan->base.name},
               {"guid", std::to_string(done->received_guid())},
               {"bytes", done->raw_bytes()},
@@ -563,6 +599,25 @@ Result<std::map<std::string, std::map<std::string, std::string>>> Replicator::ma
   return out;
 }
 
+Result<std::map<std::string, std::string>> Replicator::mastered_filesystems() {
+  auto managed = managed_filesystems({});
+  if (!managed) return managed.error();
+  std::map<std::string, std::string> out;
+  for (const auto& [fs, p] : *managed) {
+    if (props::get(p, props::kMaster) == "yes") out[fs] = props::get(p, props::kDestHost);
+  }
+  return out;
+}
+
+bool Replicator::probe_peer(const std::string& peer_name) { return connect(peer_name).is_ok(); }
+
+void Replicator::note_schedule(const std::string& fs, Clock::time_point next_run, int failures) {
+  std::lock_guard lk(mu_);
+  FsRecord& rec = records_[fs];
+  rec.next_run = next_run;
+  rec.failures_in_a_row = failures;
+}
+
 Result<json> Replicator::list(const control::ListCommand& cmd) {
   auto managed = managed_filesystems({cmd.fs().begin(), cmd.fs().end()});
   if (!managed) return managed.error();
@@ -626,6 +681,8 @@ Result<json> Replicator::status(const control::StatusCommand& cmd) {
         e["last_transfer_bytes"] = r.last_bytes;
         e["last_transfer_seconds"] = r.last_seconds;
       }
+      if (r.next_run) e["next_run"] = to_unix(*r.next_run);
+      if (r.failures_in_a_row > 0) e["failures_in_a_row"] = r.failures_in_a_row;
       if (!r.last_error.empty()) {
         e["last_error"] = r.last_error;
         e["last_error_time"] = to_unix(*r.last_error_time);

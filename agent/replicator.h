@@ -16,6 +16,7 @@
 
 #include "agent/config.h"
 #include "agent/peer_session.h"
+#include "agent/sync_plan.h"
 #include "agent/zfs.h"
 #include "crypto/tls.h"
 #include "proto/control.pb.h"
@@ -34,6 +35,8 @@ struct FsRecord {
   double last_seconds = 0;
   std::string last_error;
   std::optional<std::chrono::system_clock::time_point> last_error_time;
+  std::optional<std::chrono::system_clock::time_point> next_run;  // when scheduled
+  int failures_in_a_row = 0;
 };
 
 class Replicator {
@@ -48,6 +51,14 @@ class Replicator {
   Result<nlohmann::json> status(const control::StatusCommand& cmd);
   Result<nlohmann::json> expire(const control::ExpireCommand& cmd);
 
+  // For the scheduler: filesystems this host masters -> their destination host; one sync; a
+  // cheap check that a peer answers (TCP, TLS, Hello); what to show in status.
+  Result<std::map<std::string, std::string>> mastered_filesystems();
+  Result<nlohmann::json> sync_scheduled(const std::string& fs) { return sync_one(fs, {}); }
+  bool probe_peer(const std::string& peer_name);
+  void note_schedule(const std::string& fs, std::chrono::system_clock::time_point next_run,
+                     int failures);
+
  private:
   class FsLock;
   Result<FsLock> lock(const std::string& fs, const std::string& operation);
@@ -57,6 +68,10 @@ class Replicator {
   Result<peer::ReceiveReply> send_snapshot(PeerClient& peer, const std::string& snapshot,
                                            const SnapshotInfo* base, peer::ReceiveRequest req,
                                            const ProgressSink& progress);
+  // The snapshot to send next: a new one, or (past max_unsent) the newest unsent one. Refuses
+  // (kNoSpace) to snapshot below min_free.
+  Result<std::string> choose_snapshot(const std::string& fs, const std::vector<SnapshotInfo>& local,
+                                      const SyncPlan& plan);
   // After a failed transfer of `snap`: destroys it when the destination certainly lacks it
   // (the source is left as it was), keeps it (unsent) when that cannot be told or it arrived.
   void settle_failed_send(const std::string& snap, const std::string& dest_host,

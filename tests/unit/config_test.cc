@@ -82,3 +82,30 @@ TEST(Config, LoadReportsMissingFile) {
 
 }  // namespace
 }  // namespace zrep
+
+namespace zrep {
+namespace {
+
+TEST(Config, ScheduleAndFilesystemOverrides) {
+  auto c = parse_config(std::string("host = \"a\"\nsync_interval = 60\nmax_unsent = 3\n"
+                                    "min_free = \"2G\"\nmax_backoff = 300\n") +
+                            kTls + "[[filesystem]]\nname = \"tank/fast\"\ninterval = 5\n" +
+                            "[[filesystem]]\nname = \"tank/manual\"\ninterval = 0\n",
+                        "s.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->schedule.max_unsent, 3u);
+  EXPECT_EQ(c->schedule.min_free_bytes, 2ull << 30);
+  EXPECT_EQ(c->schedule.max_backoff.count(), 300);
+  EXPECT_EQ(c->interval_for("tank/fast").count(), 5);
+  EXPECT_EQ(c->interval_for("tank/manual").count(), 0);
+  EXPECT_EQ(c->interval_for("tank/other").count(), 60);
+  expect_error("host = \"a\"\nsync_interval = -1\n" + kTls, "sync_interval");
+  expect_error("host = \"a\"\nmin_free = \"lots\"\n" + kTls, "min_free");
+  expect_error("host = \"a\"\n" + kTls + "[[filesystem]]\nname = \"-x\"\n", "invalid");
+  EXPECT_EQ(*parse_size("512K"), 512u << 10);
+  EXPECT_FALSE(parse_size("1Q"));
+  EXPECT_FALSE(parse_size("99999999999T"));
+}
+
+}  // namespace
+}  // namespace zrep

@@ -1,0 +1,65 @@
+// Automatic replication: syncs every filesystem this host masters at its interval
+// (sync_interval, or a [[filesystem]] override), one run per filesystem at a time.
+//
+// When runs fail (peer down, WAN down) the retry delay doubles up to max_backoff; meanwhile a
+// cheap reachability check (TCP + TLS + Hello, no snapshot) runs every interval, and the moment
+// the peer answers the next sync runs at once. A failing run makes no snapshot before the peer
+// answered, and at most max_unsent snapshots pile up (Replicator::choose_snapshot), so a day
+// with the link down leaves the pool as it was.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/config.h"
+#include "agent/replicator.h"
+#include "agent/session_registry.h"
+
+namespace zrep {
+
+// The delay before retry number `failures` (1 = after the first failure): the interval,
+// doubled per further failure, capped. Pure.
+std::chrono::seconds retry_delay(std::chrono::seconds interval, int failures,
+                                 std::chrono::seconds cap);
+
+class Scheduler {
+ public:
+  Scheduler(const Config& config, Replicator& replicator, SessionRegistry& sessions);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void start();  // no-op when no filesystem has an interval
+  void stop();   // returns once the loop ended (runs in flight end with the sessions)
+
+ private:
+  using Clock = std::chrono::system_clock;
+  struct Entry {
+    std::string peer;
+    Clock::time_point next_run;
+    Clock::time_point next_probe;
+    int failures = 0;
+    bool running = false;
+  };
+
+  void loop();
+  void refresh(Clock::time_point now);
+  void run_due(Clock::time_point now);
+  void finished(const std::string& fs, const Status& result);
+
+  const Config& config_;
+  Replicator& replicator_;
+  SessionRegistry& sessions_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::map<std::string, Entry> entries_;  // guarded by mu_
+  Clock::time_point next_refresh_{};
+  std::thread thread_;
+};
+
+}  // namespace zrep
