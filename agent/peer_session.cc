@@ -79,7 +79,9 @@ Result<std::unique_ptr<PeerSession>> dial_peer(const Config& config, TlsContext&
                                                    config.source + ", so this host never dials it");
   }
   auto fd = tcp_connect(*peer.address, config.connect_timeout);
-  if (!fd) return fd.error();
+  if (!fd) {
+    return Status(fd.error()).with_context("peer '" + peer.name + "' is unreachable");
+  }
   auto stream = TlsStream::connect(tls, *fd, peer.name, kHandshakeTimeout);
   if (!stream) {
     return Status(stream.error())

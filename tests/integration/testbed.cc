@@ -160,7 +160,8 @@ Agent::Agent(const std::string& workdir, const AgentSpec& spec) {
   if (spec.port != 0) c << "listen = \"127.0.0.1:" << spec.port << "\"\n";
   c << "control_socket = \"" << socket_path_ << "\"\n"
     << "log_level = \"debug\"\n"
-    << "io_timeout = 30\n\n"
+    << "io_timeout = 30\n"
+    << spec.extra_config << "\n"
     << "[tls]\nca = \"" << spec.ca << "\"\ncert = \"" << spec.cert << "\"\nkey = \"" << spec.key
     << "\"\n\n"
     << "[[peer]]\nname = \"" << spec.peer << "\"\n";
@@ -279,7 +280,8 @@ TwoHosts::TwoHosts(const PoolSizes& sizes) {
                 {src_->name()},
                 pki("ca.crt"),
                 pki(alpha_name_ + ".crt"),
-                pki(alpha_name_ + ".key")};
+                pki(alpha_name_ + ".key"),
+                ""};
   beta_spec = {beta_name_,
                pb,
                alpha_name_,
@@ -287,11 +289,19 @@ TwoHosts::TwoHosts(const PoolSizes& sizes) {
                {backup_root()},
                pki("ca.crt"),
                pki(beta_name_ + ".crt"),
-               pki(beta_name_ + ".key")};
+               pki(beta_name_ + ".key"),
+               ""};
   alpha_ = std::make_unique<Agent>(dir_->path(), alpha_spec);
   beta_ = std::make_unique<Agent>(dir_->path(), beta_spec);
   alpha_->start();
   beta_->start();
+}
+
+void TwoHosts::restart_alpha(const AgentSpec& spec) {
+  alpha_->stop();
+  alpha_spec = spec;
+  alpha_ = std::make_unique<Agent>(dir_->path(), spec);
+  alpha_->start();
 }
 
 void TwoHosts::restart_beta(const AgentSpec& spec) {

@@ -66,6 +66,7 @@ struct AgentSpec {
   int peer_port = 0;                 // 0: the peer entry has no address
   std::vector<std::string> allowed;  // datasets here the peer may touch
   std::string ca, cert, key;
+  std::string extra_config;  // top-level TOML lines (schedule settings, [[filesystem]] last)
 };
 
 class Agent {
@@ -119,6 +120,7 @@ class TwoHosts {
   AgentSpec alpha_spec, beta_spec;
   // Restarts beta with another spec (e.g. another certificate).
   void restart_beta(const AgentSpec& spec);
+  void restart_alpha(const AgentSpec& spec);
 
  private:
   std::unique_ptr<TempDir> dir_;
