@@ -207,13 +207,21 @@ int run_cli(int argc, char** argv) {
   });
 
   std::vector<std::string> list_names;
-  auto* list_cmd = app.add_subcommand("list", "zrep filesystems on this host and their pairing");
-  list_cmd->add_option("FS", list_names, "only these filesystems");
+  bool list_incoming = false;
+  std::string list_snaps_of;
+  auto* list_cmd = app.add_subcommand(
+      "list", "filesystems this host masters, with their pairing (-L: replicas held here)");
+  list_cmd->add_option("FS", list_names, "only these filesystems (any role)");
+  list_cmd->add_flag("-L,--incoming", list_incoming, "the replicas this host holds for peers");
+  list_cmd->add_option("-s,--snapshots", list_snaps_of,
+                       "the zrep snapshots of FS, with sent state");
   list_cmd->callback([&] {
     control::Request r;
-    for (const auto& n : list_names) r.mutable_list()->add_fs(n);
-    r.mutable_list();
-    rc = call_daemon(g, r, format_list);
+    auto* l = r.mutable_list();
+    for (const auto& n : list_names) l->add_fs(n);
+    l->set_incoming(list_incoming);
+    l->set_snapshots_of(list_snaps_of);
+    rc = call_daemon(g, r, list_snaps_of.empty() ? format_list : format_snapshot_list);
   });
 
   std::vector<std::string> status_names;

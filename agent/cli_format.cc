@@ -104,6 +104,16 @@ std::string format_expire(const json& results) {
   return out;
 }
 
+std::string format_snapshot_list(const json& rows) {
+  if (rows.empty()) return "no zrep snapshots\n";
+  std::vector<std::vector<std::string>> t{{"SNAPSHOT", "GUID", "SENT"}};
+  for (const auto& r : rows) {
+    std::string sent = r["sent"].is_null() ? "no" : "yes";
+    t.push_back({str(r, "snapshot"), str(r, "guid"), sent});
+  }
+  return table(t);
+}
+
 std::string format_list(const json& rows) {
   if (rows.empty()) return "no zrep filesystems on this host\n";
   std::vector<std::vector<std::string>> t{{"FILESYSTEM", "ROLE", "SOURCE", "DESTINATION"}};

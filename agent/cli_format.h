@@ -15,6 +15,7 @@ std::string format_init(const nlohmann::json& r);
 std::string format_sync(const nlohmann::json& results);
 std::string format_list(const nlohmann::json& rows);
 std::string format_expire(const nlohmann::json& results);
+std::string format_snapshot_list(const nlohmann::json& rows);
 std::string format_status(const nlohmann::json& rows, int64_t now);
 
 }  // namespace zrep

@@ -618,12 +618,30 @@ void Replicator::note_schedule(const std::string& fs, Clock::time_point next_run
   rec.failures_in_a_row = failures;
 }
 
+Result<json> Replicator::list_snapshots(const std::string& fs) {
+  auto managed = managed_filesystems({fs});
+  if (!managed) return managed.error();
+  auto snaps = zfs_.list_snapshots(fs);
+  if (!snaps) return snaps.error();
+  json out = json::array();
+  for (const auto& s : *snaps) {
+    if (!parse_zrep_snap(snap_part_of(s.name))) continue;
+    json e{{"snapshot", s.name}, {"guid", std::to_string(s.guid)}, {"created", s.creation}};
+    e["sent"] = s.sent ? json(*s.sent) : json(nullptr);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 Result<json> Replicator::list(const control::ListCommand& cmd) {
+  if (!cmd.snapshots_of().empty()) return list_snapshots(cmd.snapshots_of());
   auto managed = managed_filesystems({cmd.fs().begin(), cmd.fs().end()});
   if (!managed) return managed.error();
   json out = json::array();
   for (const auto& [name, p] : *managed) {
     bool master = props::get(p, props::kMaster) == "yes";
+    // Named filesystems are listed whatever their role; otherwise masters, or with -L replicas.
+    if (cmd.fs().empty() && master == cmd.incoming()) continue;
     out.push_back(json{{"fs", name},
                        {"role", master ? "master" : "destination"},
                        {"src_host", props::get(p, props::kSrcHost)},

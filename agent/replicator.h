@@ -51,6 +51,8 @@ class Replicator {
   Result<nlohmann::json> status(const control::StatusCommand& cmd);
   Result<nlohmann::json> expire(const control::ExpireCommand& cmd);
 
+  // list -s: the zrep snapshots of fs with their sent state.
+  Result<nlohmann::json> list_snapshots(const std::string& fs);
   // For the scheduler: filesystems this host masters -> their destination host; one sync; a
   // cheap check that a peer answers (TCP, TLS, Hello); what to show in status.
   Result<std::map<std::string, std::string>> mastered_filesystems();

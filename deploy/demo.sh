@@ -117,14 +117,15 @@ rm -rf "/$src_pool/data/doc-bash"
 head -c 5M /dev/urandom >>"/$src_pool/data/random.bin"
 A sync "$src_pool/data"
 
-say "alpha: zrep-agent status / list"
+say "alpha: zrep-agent status / list / list -s"
 A status
 A list
-say "beta: zrep-agent status / list"
+A list -s "$src_pool/data"
+say "beta: zrep-agent status / list -L (the replicas beta holds)"
 B status
-B list
-say "beta: zrep-agent --json list"
-B --json list
+B list -L
+say "beta: zrep-agent --json list -L"
+B --json list -L
 
 say "snapshots and GUIDs on both hosts"
 zfs get -H -p -o name,value guid -r -d 1 "$src_pool/data" | grep @

@@ -225,7 +225,14 @@ TEST_F(Replication, ListAndStatusOnBothHosts) {
   ASSERT_EQ(la.size(), 1u) << la.dump();
   EXPECT_EQ(la[0]["fs"], src_);
   EXPECT_EQ(la[0]["role"], "master");
-  auto lb = beta().cli_json({"list"});
+  EXPECT_TRUE(beta().cli_json({"list"}).empty()) << "beta masters nothing";
+  EXPECT_TRUE(alpha().cli_json({"list", "-L"}).empty()) << "alpha holds no replica";
+  auto snaps = alpha().cli_json({"list", "-s", src_});
+  ASSERT_EQ(snaps.size(), 1u) << snaps.dump();
+  EXPECT_EQ(snaps[0]["snapshot"], src_ + "@zrep_000000");
+  EXPECT_EQ(snaps[0]["guid"], zget(src_ + "@zrep_000000", "guid"));
+  EXPECT_FALSE(snaps[0]["sent"].is_null());
+  auto lb = beta().cli_json({"list", "-L"});
   ASSERT_EQ(lb.size(), 1u) << lb.dump();
   EXPECT_EQ(lb[0]["fs"], dst_);
   EXPECT_EQ(lb[0]["role"], "destination");
