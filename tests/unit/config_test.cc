@@ -109,3 +109,17 @@ TEST(Config, ScheduleAndFilesystemOverrides) {
 
 }  // namespace
 }  // namespace zrep
+
+namespace zrep {
+namespace {
+
+TEST(Config, TheDocumentedExampleParses) {
+  auto c = load_config(ZREP_SOURCE_DIR "/deploy/zrep-agent.toml.example");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->host, "prod1");
+  EXPECT_EQ(c->schedule.interval.count(), 60);
+  EXPECT_EQ(c->interval_for("tank/data").count(), 10);
+}
+
+}  // namespace
+}  // namespace zrep
