@@ -254,6 +254,35 @@ int run_cli(int argc, char** argv) {
     rc = call_daemon(g, r, format_expire);
   });
 
+  std::string clear_fs, clear_host;
+  bool clear_yes = false;
+  auto* clear_cmd = app.add_subcommand(
+      "clear",
+      "remove FS's replication config (zrep properties), here and with REMOTEHOST on the peer "
+      "too; never data or snapshots");
+  clear_cmd->add_option("FS", clear_fs, "filesystem")->required();
+  clear_cmd->add_option("REMOTEHOST", clear_host, "also clear the replica on this peer");
+  clear_cmd->add_flag("--yes", clear_yes, "really do it");
+  clear_cmd->callback([&] {
+    if (!clear_yes) {
+      rc = fail("clear stops replication of " + clear_fs +
+                    " and removes its zrep properties (data and snapshots stay). Run again "
+                    "with --yes to do it",
+                kExitUsage);
+      return;
+    }
+    control::Request r;
+    r.mutable_clear()->set_fs(clear_fs);
+    r.mutable_clear()->set_remote_host(clear_host);
+    rc = call_daemon(g, r, [](const nlohmann::json& j) {
+      std::string out = "cleared the zrep properties of " + j.value("fs", std::string());
+      if (j.contains("cleared_on_peer")) {
+        out += " and of its replica " + j["cleared_on_peer"].get<std::string>();
+      }
+      return out + "; data and snapshots are untouched\n";
+    });
+  });
+
   auto* pki_cmd = app.add_subcommand("pki", "make a CA and host certificates");
   pki_cmd->require_subcommand(1);
   std::string pki_dir, pki_host;

@@ -46,6 +46,8 @@ Result<nlohmann::json> dispatch(const control::Request& req, Replicator& replica
       return replicator.status(req.status());
     case control::Request::kExpire:
       return replicator.expire(req.expire());
+    case control::Request::kClear:
+      return replicator.clear(req.clear());
     default:
       return make_error(ErrorCode::kProtocol, "unknown control command");
   }

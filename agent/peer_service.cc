@@ -93,6 +93,21 @@ Status PeerService::handle(const peer::Request& req) {
       result = r.status();
       break;
     }
+    case peer::Request::kClear: {
+      const std::string& fs = req.clear().fs();
+      result = validate_dataset_name(fs);
+      if (result) result = authorize(config_, session_.peer_name, fs);
+      if (result) {
+        auto p = zfs_.get_props(fs, props::filesystem_props());
+        result = p ? check_destination_of_peer(fs, *p) : p.status();
+      }
+      if (result) result = clear_zrep_properties(zfs_, fs);
+      if (result) {
+        reply.mutable_clear();
+        spdlog::info("peer {}: cleared the zrep properties of {}", session_.peer_name, fs);
+      }
+      break;
+    }
     case peer::Request::kExpire: {
       auto r = expire(req.expire());
       if (r) *reply.mutable_expire() = std::move(*r);

@@ -172,6 +172,13 @@ Result<peer::ExpireReply> PeerClient::expire(const peer::ExpireRequest& expire) 
   return reply->expire();
 }
 
+Status PeerClient::clear(const std::string& fs) {
+  peer::Request req;
+  req.mutable_clear()->set_fs(fs);
+  auto reply = call(req, timeout_);
+  return reply.status();
+}
+
 Result<peer::ReceiveReply> PeerClient::receive(const peer::ReceiveRequest& receive,
                                                const std::function<Status(FrameChannel&)>& stream,
                                                std::chrono::milliseconds finish_timeout) {
@@ -189,8 +196,10 @@ Result<peer::ReceiveReply> PeerClient::receive(const peer::ReceiveRequest& recei
   peer::Reply done;
   Status answered =
       receive_message(*session_->channel, done, streamed ? finish_timeout : timeout_, true);
-  if (!answered)
-    return streamed ? answered.with_context("waiting for peer '" + peer_name() + "'") : streamed;
+  if (!answered) {
+    return streamed ? answered.with_context("waiting for peer '" + peer_name() + "'")
+                    : streamed.with_context("sending the stream to peer '" + peer_name() + "'");
+  }
   if (done.id() != req.id()) {
     return make_error(ErrorCode::kProtocol, "peer '" + peer_name() + "' answered request " +
                                                 std::to_string(done.id()) + ", expected " +

@@ -69,6 +69,7 @@ class PeerClient {
   Result<peer::DescribeReply> describe(const std::string& fs);
   Result<peer::MarkSentReply> mark_sent(const peer::MarkSentRequest& req);
   Result<peer::ExpireReply> expire(const peer::ExpireRequest& req);
+  Status clear(const std::string& fs);
   // Sends the request, waits for "ready", runs `stream` to write the data frames, then waits
   // (up to `finish_timeout`) for the final reply.
   Result<peer::ReceiveReply> receive(const peer::ReceiveRequest& req,

@@ -618,6 +618,36 @@ void Replicator::note_schedule(const std::string& fs, Clock::time_point next_run
   rec.failures_in_a_row = failures;
 }
 
+Result<json> Replicator::clear(const control::ClearCommand& cmd) {
+  const std::string& fs = cmd.fs();
+  auto managed = managed_filesystems({fs});
+  if (!managed) return managed.error();
+  const auto& p = managed->at(fs);
+  auto held = lock(fs, "clear");
+  if (!held) return held.error();
+  json out{{"fs", fs}};
+  if (!cmd.remote_host().empty()) {
+    // The replica on the peer first: if that fails, nothing changed here.
+    const bool master = props::get(p, props::kMaster) == "yes";
+    if (!master) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fs + " is a replica here; clear it on its master to clear both sides");
+    }
+    if (props::get(p, props::kDestHost) != cmd.remote_host()) {
+      return make_error(ErrorCode::kInvalidArgument, fs + " is replicated to " +
+                                                         props::get(p, props::kDestHost) +
+                                                         ", not to " + cmd.remote_host());
+    }
+    auto peer = connect(cmd.remote_host());
+    if (!peer) return peer.error();
+    ZREP_RETURN_IF_ERROR((*peer)->clear(props::get(p, props::kDestFs)));
+    out["cleared_on_peer"] = props::get(p, props::kDestFs);
+  }
+  ZREP_RETURN_IF_ERROR(clear_zrep_properties(zfs_, fs));
+  spdlog::info("cleared the zrep properties of {}", fs);
+  return out;
+}
+
 Result<json> Replicator::list_snapshots(const std::string& fs) {
   auto managed = managed_filesystems({fs});
   if (!managed) return managed.error();

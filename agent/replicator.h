@@ -50,6 +50,7 @@ class Replicator {
   Result<nlohmann::json> list(const control::ListCommand& cmd);
   Result<nlohmann::json> status(const control::StatusCommand& cmd);
   Result<nlohmann::json> expire(const control::ExpireCommand& cmd);
+  Result<nlohmann::json> clear(const control::ClearCommand& cmd);
 
   // list -s: the zrep snapshots of fs with their sent state.
   Result<nlohmann::json> list_snapshots(const std::string& fs);

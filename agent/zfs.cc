@@ -297,4 +297,17 @@ Status Zfs::finish(Child& child, const std::string& what, milliseconds timeout) 
   return Status::ok();
 }
 
+Status clear_zrep_properties(const Zfs& zfs, const std::string& fs) {
+  for (const char* p : {"zrep:src-fs", "zrep:src-host", "zrep:dest-fs", "zrep:dest-host",
+                        "zrep:master", "zrep:savecount", "zrep:epoch"}) {
+    ZREP_RETURN_IF_ERROR(zfs.inherit_prop(fs, p));
+  }
+  auto snaps = zfs.list_snapshots(fs);
+  if (!snaps) return snaps.status();
+  for (const auto& s : *snaps) {
+    if (s.sent) ZREP_RETURN_IF_ERROR(zfs.inherit_prop(s.name, "zrep:sent"));
+  }
+  return Status::ok();
+}
+
 }  // namespace zrep

@@ -115,6 +115,10 @@ class Zfs {
   ZfsFeatures features_;
 };
 
+// Removes every zrep property from `fs` and the zrep:sent marks from its snapshots. Data and
+// snapshots stay.
+Status clear_zrep_properties(const Zfs& zfs, const std::string& fs);
+
 // Maps a failed zfs command's stderr to an error code (pure; unit-tested).
 ErrorCode classify_zfs_error(const std::string& stderr_text);
 

@@ -29,6 +29,11 @@ inline std::vector<std::string> filesystem_props() {
 
 using PropMap = std::map<std::string, std::string>;
 
+// The properties `clear` removes from a filesystem (zrep:sent is removed from its snapshots).
+inline std::vector<std::string> pairing_props() {
+  return {kSrcFs, kSrcHost, kDestFs, kDestHost, kMaster, kSavecount, kEpoch};
+}
+
 inline std::string get(const PropMap& m, const std::string& key) {
   auto it = m.find(key);
   return it == m.end() ? std::string() : it->second;

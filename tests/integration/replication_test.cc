@@ -341,5 +341,24 @@ TEST_F(Replication, InitWhoseAnswerWasLostAdoptsTheReplica) {
   expect_same_data();
 }
 
+TEST_F(Replication, ClearRemovesTheConfigOnBothSidesAndNeverData) {
+  init();
+  auto no = alpha().cli({"clear", src_, beta_name()});
+  EXPECT_EQ(no.exit_code, 2) << "clear without --yes must not act";
+  EXPECT_EQ(zget(src_, "zrep:master"), "yes");
+  auto r = alpha().cli({"clear", src_, beta_name(), "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& ds : {src_, dst_}) {
+    for (const char* p : {"zrep:master", "zrep:src-fs", "zrep:dest-fs", "zrep:dest-host"}) {
+      EXPECT_EQ(zget(ds, p), "-") << ds << " " << p;
+    }
+    EXPECT_EQ(snapshots(ds).size(), 1u) << "snapshots stay";
+    EXPECT_EQ(zget(snapshots(ds).back(), "zrep:sent"), "-");
+  }
+  expect_same_data();
+  EXPECT_TRUE(alpha().cli_json({"list"}).empty());
+  EXPECT_TRUE(beta().cli_json({"list", "-L"}).empty());
+}
+
 }  // namespace
 }  // namespace zrep::testbed
