@@ -196,16 +196,20 @@ Status Zfs::rollback(const std::string& snapshot, bool destroy_newer) const {
 Status Zfs::rename_filesystem(const std::string& from, const std::string& to) const {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(from));
   ZREP_RETURN_IF_ERROR(validate_dataset_name(to));
+  // zfs-fuse refuses to rename a received, mounted filesystem ("dataset is busy"), and can
+  // stay busy for a moment after a receive: unmount, retry, mount again.
+  bool unmounted = false;
+  auto deadline = Clock::now() + milliseconds(10000);
+  milliseconds pause{100};
   auto out = zfs({"rename", from, to});
-  if (out && out->exit_code != 0 && is_busy(*out)) {
-    // zfs-fuse refuses to rename a mounted filesystem that was received ("dataset is busy"):
-    // unmount, rename, mount again.
-    auto unmounted = zfs({"umount", from});
-    if (unmounted && unmounted->exit_code == 0) {
-      out = zfs({"rename", from, to});
-      (void)zfs({"mount", out && out->exit_code == 0 ? to : from});
-    }
+  while (out && out->exit_code != 0 && is_busy(*out) && Clock::now() + pause < deadline) {
+    auto u = zfs({"umount", from});
+    unmounted = unmounted || (u && u->exit_code == 0);
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, milliseconds(1000));
+    out = zfs({"rename", from, to});
   }
+  if (unmounted) (void)zfs({"mount", out && out->exit_code == 0 ? to : from});
   if (!out) return out.error();
   if (out->exit_code != 0) return failure(*out, "cannot rename " + from + " to " + to);
   return Status::ok();
