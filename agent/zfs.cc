@@ -1,5 +1,9 @@
 #include "agent/zfs.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -64,6 +68,26 @@ Result<ProcessOutput> destroy_with_retry(const std::function<Result<ProcessOutpu
   }
 }
 
+// The absolute path of `program` found in $PATH, or `program` itself when it has a '/' or is
+// not found (running it then reports the error).
+std::string resolve_in_path(const std::string& program) {
+  if (program.find('/') != std::string::npos) return program;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(start, end - start);
+    if (!dir.empty() && dir.front() == '/') {
+      std::string candidate = dir + "/" + program;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    start = end + 1;
+  }
+  return program;
+}
+
 Error spawn_failure(const Error& e) {
   if (e.code != ErrorCode::kNotFound) return e;
   return make_error(e.code, e.message + " (is ZFS installed?)");
@@ -72,7 +96,12 @@ Error spawn_failure(const Error& e) {
 }  // namespace
 
 Result<Zfs> Zfs::probe(const Options& options) {
-  Zfs zfs(options, ZfsFeatures{});
+  // Resolve the programs once: a later change of PATH, or a directory early in it that someone
+  // can write to, must not change which `zfs` the daemon runs as root.
+  Options resolved = options;
+  resolved.zfs_program = resolve_in_path(options.zfs_program);
+  resolved.zpool_program = resolve_in_path(options.zpool_program);
+  Zfs zfs(resolved, ZfsFeatures{});
   auto out = zfs.zfs({"version"});
   if (!out) return out.error();
   auto features = parse_zfs_version(*out);
