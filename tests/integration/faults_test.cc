@@ -241,23 +241,14 @@ TtyRun run_with_tty_stderr(const std::vector<std::string>& argv, std::chrono::se
   return result;
 }
 
-class Faults : public ::testing::Test {
+class Faults : public PairTest {
  protected:
   void SetUp() override {
-    hosts_ = std::make_unique<TwoHosts>(pool_sizes());
-    src_ = hosts_->src_pool() + "/data";
-    dst_ = hosts_->backup_root() + "/data";
-    must({"zfs", "create", src_});
+    make_hosts(pool_sizes());
     write_file(mnt(src_) + "/small.txt", "hello from alpha\n");
     write_file(mnt(src_) + "/dir/notes.txt", test_data(200000, 2));
   }
-  void TearDown() override { hosts_.reset(); }
   virtual PoolSizes pool_sizes() const { return PoolSizes{}; }
-
-  static std::string mnt(const std::string& dataset) { return "/" + dataset; }
-  Agent& alpha() { return hosts_->alpha(); }
-  Agent& beta() { return hosts_->beta(); }
-  const std::string& beta_name() const { return hosts_->beta_name(); }
 
   // ~336 MB of test_data (half of it compressible) in 6 files under `dir`.
   void write_big(const std::string& dir) {
@@ -296,25 +287,6 @@ class Faults : public ::testing::Test {
            ", saying: " + out.err;
   }
 
-  void init_ok() {
-    auto r = alpha().cli({"init", src_, beta_name(), dst_});
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
-  void expect_same_data() {
-    auto a = tree_digest(mnt(src_));
-    auto b = tree_digest(mnt(dst_));
-    EXPECT_FALSE(a.empty());
-    EXPECT_EQ(a, b) << "destination files differ from the source";
-  }
-  void expect_newest_snapshot_same() {
-    auto s = snapshots(src_);
-    auto d = snapshots(dst_);
-    ASSERT_FALSE(s.empty());
-    ASSERT_FALSE(d.empty());
-    EXPECT_EQ(zget(s.back(), "guid"), zget(d.back(), "guid"));
-    EXPECT_NE(zget(s.back(), "zrep:sent"), "-");
-    EXPECT_NE(zget(d.back(), "zrep:sent"), "-");
-  }
   // No half-received destination: it does not exist, or (zfs-fuse may leave the empty
   // filesystem of a discarded full receive) it holds no snapshot.
   void expect_no_partial_destination() {
@@ -323,9 +295,6 @@ class Faults : public ::testing::Test {
       EXPECT_TRUE(snapshots(dst_).empty()) << dst_ << " holds a snapshot of a broken init";
     }
   }
-
-  std::unique_ptr<TwoHosts> hosts_;
-  std::string src_, dst_;
 };
 
 // 1. The receiving agent dies (SIGKILL) in the middle of a large init.
@@ -353,7 +322,7 @@ TEST_F(Faults, ReceiverKilledMidInitFailsPromptlyAndLosesNothing) {
 
   AgentSpec spec = hosts_->beta_spec;
   hosts_->restart_beta(spec);
-  init_ok();
+  init();
   expect_same_data();
   expect_newest_snapshot_same();
   EXPECT_EQ(zget(src_, "zrep:master"), "yes");
@@ -378,7 +347,7 @@ TEST_F(Faults, SenderKilledMidInitLeavesNoPartialDestination) {
   alpha().start();
   auto status = beta().cli({"status"});
   EXPECT_EQ(status.exit_code, 0) << status.err;
-  init_ok();
+  init();
   expect_same_data();
   expect_newest_snapshot_same();
   EXPECT_TRUE(beta().running());
@@ -489,7 +458,7 @@ TEST_F(Faults, GarbageOnThePeerPortIsRefusedAndTheAgentSurvives) {
   // After all that, beta still serves alpha, while the idle stranger is still connected.
   auto status = beta().cli({"status"});
   EXPECT_EQ(status.exit_code, 0) << status.err;
-  init_ok();
+  init();
   expect_same_data();
   expect_newest_snapshot_same();
   // The stranger that never said a word is dropped at the end of the handshake timeout.
@@ -546,7 +515,7 @@ TEST_F(Faults, ControlSocketIsPrivateAndConcurrentSyncsOfOneFilesystemAreRefused
     EXPECT_EQ(st.st_mode & 07777, 0600u) << agent->socket_path();
   }
 
-  init_ok();
+  init();
   write_big(mnt(src_) + "/more");
   const uint64_t base = read_chars(alpha().pid());
   Child first = spawn_cli(alpha(), {"sync", src_});

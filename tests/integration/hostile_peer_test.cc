@@ -12,16 +12,13 @@
 namespace zrep::testbed {
 namespace {
 
-class HostilePeer : public ::testing::Test {
+class HostilePeer : public PairTest {
  protected:
   void SetUp() override {
-    hosts_ = std::make_unique<TwoHosts>();
-    src_ = hosts_->src_pool() + "/data";
-    dst_ = hosts_->backup_root() + "/data";
-    must({"zfs", "create", src_});
-    write_file("/" + src_ + "/f.bin", test_data(1 << 20, 3));
+    make_hosts(PoolSizes{});
+    write_file(mnt(src_) + "/f.bin", test_data(1 << 20, 3));
     must({"zfs", "snapshot", src_ + "@zrep_000000"});
-    auto cfg = load_config(hosts_->alpha().config_path());
+    auto cfg = load_config(alpha().config_path());
     ASSERT_TRUE(cfg) << cfg.error().message;
     config_ = *cfg;
     auto tls = TlsContext::create({config_.ca_file, config_.cert_file, config_.key_file});
@@ -32,7 +29,7 @@ class HostilePeer : public ::testing::Test {
   std::unique_ptr<PeerClient> dial() {
     auto zfs = Zfs::probe();
     EXPECT_TRUE(zfs);
-    auto session = dial_peer(config_, *tls_, *config_.find_peer(hosts_->beta_name()),
+    auto session = dial_peer(config_, *tls_, *config_.find_peer(beta_name()),
                              make_hello(config_, zfs->features(), "hostile-test"));
     EXPECT_TRUE(session) << session.error().message;
     return std::make_unique<PeerClient>(std::move(*session), std::chrono::seconds(30));
@@ -60,14 +57,12 @@ class HostilePeer : public ::testing::Test {
     p->set_src_fs(src_);
     p->set_src_host(hosts_->alpha_name());
     p->set_dest_fs(dst_);
-    p->set_dest_host(hosts_->beta_name());
+    p->set_dest_host(beta_name());
     p->set_savecount(5);
     p->set_epoch(1);
     return req;
   }
 
-  std::unique_ptr<TwoHosts> hosts_;
-  std::string src_, dst_;
   Config config_;
   std::shared_ptr<TlsContext> tls_;
 };

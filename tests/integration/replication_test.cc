@@ -14,20 +14,15 @@
 namespace zrep::testbed {
 namespace {
 
-class Replication : public ::testing::Test {
+class Replication : public PairTest {
  protected:
   void SetUp() override {
-    hosts_ = std::make_unique<TwoHosts>();
-    src_ = hosts_->src_pool() + "/data";
-    dst_ = hosts_->backup_root() + "/data";
-    must({"zfs", "create", src_});
+    make_hosts(PoolSizes{});
     write_file(mnt(src_) + "/small.txt", "hello from alpha\n");
     write_file(mnt(src_) + "/dir/big.bin", test_data(3 << 20, 1));
     write_file(mnt(src_) + "/dir/sub/notes.txt", test_data(100000, 2));
   }
-  void TearDown() override { hosts_.reset(); }
 
-  static std::string mnt(const std::string& dataset) { return "/" + dataset; }
   static bool refuses_writes(const std::string& dir) {
     std::string probe = dir + "/.zrep-write-probe";
     int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT, 0600);
@@ -38,32 +33,6 @@ class Replication : public ::testing::Test {
     }
     return errno == EROFS;
   }
-  Agent& alpha() { return hosts_->alpha(); }
-  Agent& beta() { return hosts_->beta(); }
-  const std::string& beta_name() const { return hosts_->beta_name(); }
-
-  void init() {
-    auto r = alpha().cli({"init", src_, beta_name(), dst_});
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
-  void expect_same_data() {
-    auto a = tree_digest(mnt(src_));
-    auto b = tree_digest(mnt(dst_));
-    EXPECT_FALSE(a.empty());
-    EXPECT_EQ(a, b) << "destination files differ from the source";
-  }
-  void expect_newest_snapshot_same() {
-    auto s = snapshots(src_);
-    auto d = snapshots(dst_);
-    ASSERT_FALSE(s.empty());
-    ASSERT_FALSE(d.empty());
-    EXPECT_EQ(zget(s.back(), "guid"), zget(d.back(), "guid"));
-    EXPECT_NE(zget(s.back(), "zrep:sent"), "-");
-    EXPECT_NE(zget(d.back(), "zrep:sent"), "-");
-  }
-
-  std::unique_ptr<TwoHosts> hosts_;
-  std::string src_, dst_;
 };
 
 TEST_F(Replication, InitCopiesTheFilesystemAndRecordsThePairing) {

@@ -318,4 +318,33 @@ TwoHosts::~TwoHosts() {
   dst_.reset();
 }
 
+void PairTest::make_hosts(const PoolSizes& sizes) {
+  hosts_ = std::make_unique<TwoHosts>(sizes);
+  src_ = hosts_->src_pool() + "/data";
+  dst_ = hosts_->backup_root() + "/data";
+  must({"zfs", "create", src_});
+}
+
+void PairTest::init() {
+  auto r = alpha().cli({"init", src_, beta_name(), dst_});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+void PairTest::expect_same_data() {
+  auto a = tree_digest(mnt(src_));
+  auto b = tree_digest(mnt(dst_));
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(a, b) << "destination files differ from the source";
+}
+
+void PairTest::expect_newest_snapshot_same() {
+  auto s = snapshots(src_);
+  auto d = snapshots(dst_);
+  ASSERT_FALSE(s.empty());
+  ASSERT_FALSE(d.empty());
+  EXPECT_EQ(zget(s.back(), "guid"), zget(d.back(), "guid"));
+  EXPECT_NE(zget(s.back(), "zrep:sent"), "-");
+  EXPECT_NE(zget(d.back(), "zrep:sent"), "-");
+}
+
 }  // namespace zrep::testbed

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "common/subprocess.h"
@@ -128,6 +129,34 @@ class TwoHosts {
   std::string pki_dir_;
   std::string alpha_name_, beta_name_;
   std::unique_ptr<Agent> alpha_, beta_;
+};
+
+// A test fixture with two hosts and the pair of filesystems most tests replicate: src_ =
+// SRC_POOL/data (created, empty) and dst_ = BACKUP_ROOT/data (not created). A fixture that
+// needs more overrides SetUp(), calls make_hosts() first, then adds its own data.
+class PairTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make_hosts(PoolSizes{}); }
+  void TearDown() override { hosts_.reset(); }
+
+  // Makes hosts_ with pools of `sizes`, names src_ and dst_, creates src_.
+  void make_hosts(const PoolSizes& sizes);
+
+  // Where a dataset is mounted.
+  static std::string mnt(const std::string& dataset) { return "/" + dataset; }
+  Agent& alpha() { return hosts_->alpha(); }
+  Agent& beta() { return hosts_->beta(); }
+  const std::string& beta_name() const { return hosts_->beta_name(); }
+
+  // `init src_ BETA dst_` on alpha; asserts it exits 0.
+  void init();
+  // The files under dst_ are those under src_ (and there are some).
+  void expect_same_data();
+  // The newest snapshots of src_ and dst_ are one snapshot (GUID), marked sent on both sides.
+  void expect_newest_snapshot_same();
+
+  std::unique_ptr<TwoHosts> hosts_;
+  std::string src_, dst_;
 };
 
 }  // namespace zrep::testbed
