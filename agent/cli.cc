@@ -254,6 +254,27 @@ int run_cli(int argc, char** argv) {
     rc = call_daemon(g, r, format_expire);
   });
 
+  std::string cd_fs, cd_host, cd_dest;
+  auto* cd_cmd = app.add_subcommand(
+      "changedest",
+      "replicate FS to REMOTEHOST:DESTFS from now on; DESTFS must exist and share a snapshot "
+      "with FS (found by GUID), so no full resend is needed");
+  cd_cmd->add_option("FS", cd_fs, "filesystem this host masters")->required();
+  cd_cmd->add_option("REMOTEHOST", cd_host, "peer name")->required();
+  cd_cmd->add_option("DESTFS", cd_dest, "existing filesystem on the peer")->required();
+  cd_cmd->callback([&] {
+    control::Request r;
+    r.mutable_changedest()->set_fs(cd_fs);
+    r.mutable_changedest()->set_remote_host(cd_host);
+    r.mutable_changedest()->set_dest_fs(cd_dest);
+    rc = call_daemon(g, r, [](const nlohmann::json& j) {
+      return j.value("fs", std::string()) + " now replicates to " +
+             j.value("dest_host", std::string()) + ":" + j.value("dest_fs", std::string()) +
+             " (was " + j.value("previous", std::string()) + "); common snapshot " +
+             j.value("common_snapshot", std::string()) + "\n";
+    });
+  });
+
   std::string clear_fs, clear_host;
   bool clear_yes = false;
   auto* clear_cmd = app.add_subcommand(

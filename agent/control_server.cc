@@ -48,6 +48,8 @@ Result<nlohmann::json> dispatch(const control::Request& req, Replicator& replica
       return replicator.expire(req.expire());
     case control::Request::kClear:
       return replicator.clear(req.clear());
+    case control::Request::kChangedest:
+      return replicator.changedest(req.changedest());
     default:
       return make_error(ErrorCode::kProtocol, "unknown control command");
   }

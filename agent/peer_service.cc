@@ -108,6 +108,12 @@ Status PeerService::handle(const peer::Request& req) {
       }
       break;
     }
+    case peer::Request::kPair: {
+      auto r = pair(req.pair());
+      if (r) *reply.mutable_pair() = std::move(*r);
+      result = r.status();
+      break;
+    }
     case peer::Request::kExpire: {
       auto r = expire(req.expire());
       if (r) *reply.mutable_expire() = std::move(*r);
@@ -292,17 +298,7 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   ZREP_RETURN_IF_ERROR(validate_snapshot_name(target));
   ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, dest));
   const bool init = req.base_guid() == 0;
-  if (init) {
-    // The pairing comes from the network: it is written into properties here, so check it.
-    const auto& p = req.pairing();
-    ZREP_RETURN_IF_ERROR(validate_dataset_name(p.src_fs()).with_context("pairing from peer"));
-    if (p.savecount() < 1 || p.savecount() > 100000 || p.epoch() < 1) {
-      return make_error(ErrorCode::kInvalidArgument, "pairing from peer has savecount " +
-                                                         std::to_string(p.savecount()) +
-                                                         " and epoch " + std::to_string(p.epoch()) +
-                                                         " (expected 1-100000 and >= 1)");
-    }
-  }
+  if (init) ZREP_RETURN_IF_ERROR(check_pairing(req.pairing()));
   ZREP_RETURN_IF_ERROR(check_receive(req));
   auto existed = zfs_.exists(dest);
   if (!existed) return existed.error();
@@ -373,19 +369,72 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   return reply;
 }
 
+Status PeerService::check_pairing(const peer::Pairing& p) {
+  // The pairing comes from the network and is written into properties here: check it.
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(p.src_fs()).with_context("pairing from peer"));
+  if (p.savecount() < 1 || p.savecount() > 100000 || p.epoch() < 1) {
+    return make_error(ErrorCode::kInvalidArgument, "pairing from peer has savecount " +
+                                                       std::to_string(p.savecount()) +
+                                                       " and epoch " + std::to_string(p.epoch()) +
+                                                       " (expected 1-100000 and >= 1)");
+  }
+  return Status::ok();
+}
+
+Status PeerService::write_pairing(const std::string& dest, const peer::Pairing& p) {
+  // A destination must never be written to: an incremental receive would refuse it.
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kReadonly, "on"));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSrcFs, p.src_fs()));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSrcHost, session_.peer_name));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kDestFs, dest));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kDestHost, config_.host));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSavecount, std::to_string(p.savecount())));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kEpoch, std::to_string(p.epoch())));
+  (void)zfs_.inherit_prop(dest, props::kMaster);
+  return Status::ok();
+}
+
+Result<peer::PairReply> PeerService::pair(const peer::PairRequest& req) {
+  const std::string& dest = req.dest_fs();
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(dest));
+  ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, dest));
+  ZREP_RETURN_IF_ERROR(check_pairing(req.pairing()));
+  auto p = zfs_.get_props(dest, props::filesystem_props());
+  if (!p) return p.error();
+  if (props::get(*p, props::kMaster) == "yes") {
+    return make_error(ErrorCode::kConflict, dest + " is a master on " + config_.host +
+                                                "; it cannot become a destination");
+  }
+  const std::string src_host = props::get(*p, props::kSrcHost);
+  if (!src_host.empty() && src_host != session_.peer_name) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      dest + " on " + config_.host + " is replicated from '" + src_host + "'");
+  }
+  auto snaps = zfs_.list_snapshots(dest);
+  if (!snaps) return snaps.error();
+  std::vector<const SnapshotInfo*> common;
+  for (const auto& s : *snaps) {
+    for (uint64_t g : req.sent_guids()) {
+      if (s.guid == g) common.push_back(&s);
+    }
+  }
+  if (common.empty()) {
+    return make_error(ErrorCode::kNotFound, dest + " on " + config_.host +
+                                                " holds no snapshot in common with the source");
+  }
+  ZREP_RETURN_IF_ERROR(write_pairing(dest, req.pairing()));
+  for (const auto* s : common) {
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(s->name, props::kSent, std::to_string(req.sent_time())));
+  }
+  spdlog::info("peer {}: {} is now the destination of {}:{}", session_.peer_name, dest,
+               session_.peer_name, req.pairing().src_fs());
+  return peer::PairReply{};
+}
+
 Status PeerService::after_receive(const peer::ReceiveRequest& req, peer::ReceiveReply& reply) {
   const std::string& dest = req.dest_fs();
   if (req.base_guid() == 0) {
-    // A destination must never be written to: an incremental receive would refuse it.
-    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kReadonly, "on"));
-    const auto& p = req.pairing();
-    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSrcFs, p.src_fs()));
-    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSrcHost, session_.peer_name));
-    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kDestFs, dest));
-    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kDestHost, config_.host));
-    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSavecount, std::to_string(p.savecount())));
-    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kEpoch, std::to_string(p.epoch())));
-    (void)zfs_.inherit_prop(dest, props::kMaster);
+    ZREP_RETURN_IF_ERROR(write_pairing(dest, req.pairing()));
   }
   auto snaps = zfs_.list_snapshots(dest);
   if (!snaps) return snaps.status();

@@ -37,6 +37,9 @@ class PeerService {
   // Sends "ready", receives the stream; returns the final reply.
   Result<peer::ReceiveReply> receive(uint64_t id, const peer::ReceiveRequest& req);
   Status check_receive(const peer::ReceiveRequest& req);
+  Result<peer::PairReply> pair(const peer::PairRequest& req);
+  Status check_pairing(const peer::Pairing& p);
+  Status write_pairing(const std::string& dest, const peer::Pairing& p);
   Status after_receive(const peer::ReceiveRequest& req, peer::ReceiveReply& reply);
   // Removes what a receive that failed verification left: the new filesystem (init) or the
   // snapshots after the base.

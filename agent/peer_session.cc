@@ -172,6 +172,12 @@ Result<peer::ExpireReply> PeerClient::expire(const peer::ExpireRequest& expire) 
   return reply->expire();
 }
 
+Status PeerClient::pair(const peer::PairRequest& pair) {
+  peer::Request req;
+  *req.mutable_pair() = pair;
+  return call(req, timeout_).status();
+}
+
 Status PeerClient::clear(const std::string& fs) {
   peer::Request req;
   req.mutable_clear()->set_fs(fs);

@@ -70,6 +70,7 @@ class PeerClient {
   Result<peer::MarkSentReply> mark_sent(const peer::MarkSentRequest& req);
   Result<peer::ExpireReply> expire(const peer::ExpireRequest& req);
   Status clear(const std::string& fs);
+  Status pair(const peer::PairRequest& req);
   // Sends the request, waits for "ready", runs `stream` to write the data frames, then waits
   // (up to `finish_timeout`) for the final reply.
   Result<peer::ReceiveReply> receive(const peer::ReceiveRequest& req,

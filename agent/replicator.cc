@@ -239,17 +239,9 @@ Result<json> Replicator::adopt_replica(const std::string& fs, const control::Ini
   }
   if (match == nullptr) return not_ours;
   const int64_t now = unix_now();
-  uint64_t epoch = std::max<uint64_t>(1, std::strtoull(prop(props::kEpoch).c_str(), nullptr, 10));
-  const std::pair<const char*, std::string> pairs[] = {
-      {props::kSrcFs, fs},
-      {props::kSrcHost, config_.host},
-      {props::kDestFs, cmd.dest_fs()},
-      {props::kDestHost, cmd.remote_host()},
-      {props::kSavecount, prop(props::kSavecount).empty() ? "5" : prop(props::kSavecount)},
-      {props::kEpoch, std::to_string(epoch)},
-      {props::kMaster, "yes"},
-  };
-  for (const auto& [k, v] : pairs) ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, k, v));
+  props::PropMap theirs(rp.begin(), rp.end());
+  ZREP_RETURN_IF_ERROR(
+      write_master_pairing(make_pairing(fs, cmd.remote_host(), cmd.dest_fs(), theirs)));
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(match->name, props::kSent, std::to_string(now)));
   peer::MarkSentRequest mark;
   mark.set_fs(cmd.dest_fs());
@@ -330,24 +322,10 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
   const std::string snap = fs + "@" + format_zrep_snap(*seq);
   ZREP_RETURN_IF_ERROR(zfs_.snapshot(snap));
 
-  uint32_t savecount = props::kDefaultSavecount;
-  if (auto sc = props::get(*p, props::kSavecount); !sc.empty()) {
-    savecount = static_cast<uint32_t>(std::strtoul(sc.c_str(), nullptr, 10));
-  }
-  uint64_t epoch = 1;
-  if (auto ep = props::get(*p, props::kEpoch); !ep.empty())
-    epoch = std::strtoull(ep.c_str(), nullptr, 10);
-
   peer::ReceiveRequest req;
   req.set_dest_fs(cmd.dest_fs());
   req.set_force(cmd.force());
-  auto* pairing = req.mutable_pairing();
-  pairing->set_src_fs(fs);
-  pairing->set_src_host(config_.host);
-  pairing->set_dest_fs(cmd.dest_fs());
-  pairing->set_dest_host(cmd.remote_host());
-  pairing->set_savecount(savecount);
-  pairing->set_epoch(epoch);
+  *req.mutable_pairing() = make_pairing(fs, cmd.remote_host(), cmd.dest_fs(), *p);
   spdlog::info("init {} -> {}:{}: full send of {}", fs, cmd.remote_host(), cmd.dest_fs(), snap);
   auto done = send_snapshot(**peer, snap, nullptr, req, progress);
   if (!done) {
@@ -355,16 +333,7 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
     record_result(fs, done.status(), 0, 0);
     return done.error();
   }
-  const std::pair<const char*, std::string> pairs[] = {
-      {props::kSrcFs, fs},
-      {props::kSrcHost, config_.host},
-      {props::kDestFs, cmd.dest_fs()},
-      {props::kDestHost, cmd.remote_host()},
-      {props::kSavecount, std::to_string(savecount)},
-      {props::kEpoch, std::to_string(epoch)},
-      {props::kMaster, "yes"},
-  };
-  for (const auto& [k, v] : pairs) ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, k, v));
+  ZREP_RETURN_IF_ERROR(write_master_pairing(req.pairing()));
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(snap, props::kSent, std::to_string(unix_now())));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   record_result(fs, Status::ok(), done->raw_bytes(), secs);
@@ -616,6 +585,93 @@ void Replicator::note_schedule(const std::string& fs, Clock::time_point next_run
   FsRecord& rec = records_[fs];
   rec.next_run = next_run;
   rec.failures_in_a_row = failures;
+}
+
+peer::Pairing Replicator::make_pairing(const std::string& fs, const std::string& dest_host,
+                                       const std::string& dest_fs, const props::PropMap& p) const {
+  peer::Pairing pairing;
+  pairing.set_src_fs(fs);
+  pairing.set_src_host(config_.host);
+  pairing.set_dest_fs(dest_fs);
+  pairing.set_dest_host(dest_host);
+  pairing.set_savecount(parse_savecount(props::get(p, props::kSavecount)).is_ok()
+                            ? *parse_savecount(props::get(p, props::kSavecount))
+                            : props::kDefaultSavecount);
+  pairing.set_epoch(
+      std::max<uint64_t>(1, std::strtoull(props::get(p, props::kEpoch).c_str(), nullptr, 10)));
+  return pairing;
+}
+
+Status Replicator::write_master_pairing(const peer::Pairing& pairing) {
+  const std::string& fs = pairing.src_fs();
+  const std::pair<const char*, std::string> pairs[] = {
+      {props::kSrcFs, fs},
+      {props::kSrcHost, pairing.src_host()},
+      {props::kDestFs, pairing.dest_fs()},
+      {props::kDestHost, pairing.dest_host()},
+      {props::kSavecount, std::to_string(pairing.savecount())},
+      {props::kEpoch, std::to_string(pairing.epoch())},
+      {props::kMaster, "yes"},
+  };
+  for (const auto& [k, v] : pairs) ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, k, v));
+  return Status::ok();
+}
+
+Result<json> Replicator::changedest(const control::ChangeDestCommand& cmd) {
+  const std::string& fs = cmd.fs();
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(cmd.dest_fs()));
+  auto managed = managed_filesystems({fs});
+  if (!managed) return managed.error();
+  const auto& p = managed->at(fs);
+  if (props::get(p, props::kMaster) != "yes") {
+    return make_error(ErrorCode::kConflict,
+                      fs + " is not a master here; run changedest on its master");
+  }
+  auto held = lock(fs, "changedest");
+  if (!held) return held.error();
+  auto peer = connect(cmd.remote_host());
+  if (!peer) return peer.error();
+  auto remote = (*peer)->describe(cmd.dest_fs());
+  if (!remote) return remote.error();
+  if (!remote->exists()) {
+    return make_error(ErrorCode::kNotFound, cmd.dest_fs() + " does not exist on " +
+                                                cmd.remote_host() +
+                                                "; use 'zrep-agent init' for a new destination");
+  }
+  auto local = zfs_.list_snapshots(fs);
+  if (!local) return local.error();
+  auto there = from_wire(cmd.dest_fs(), remote->snapshots());
+  auto plan = plan_sync(*local, there, fs, cmd.remote_host() + ":" + cmd.dest_fs());
+  if (!plan) return Status(plan.error()).with_context("changedest refused");
+  std::set<uint64_t> remote_guids;
+  for (const auto& s : there) remote_guids.insert(s.guid);
+
+  const int64_t now = unix_now();
+  peer::PairRequest req;
+  req.set_dest_fs(cmd.dest_fs());
+  *req.mutable_pairing() = make_pairing(fs, cmd.remote_host(), cmd.dest_fs(), p);
+  req.set_sent_time(now);
+  for (const auto& s : *local) {
+    if (remote_guids.contains(s.guid)) req.add_sent_guids(s.guid);
+  }
+  ZREP_RETURN_IF_ERROR((*peer)->pair(req));
+  // Sent marks now speak of the new destination.
+  for (const auto& s : *local) {
+    if (remote_guids.contains(s.guid)) {
+      ZREP_RETURN_IF_ERROR(zfs_.set_prop(s.name, props::kSent, std::to_string(now)));
+    } else if (s.sent) {
+      ZREP_RETURN_IF_ERROR(zfs_.inherit_prop(s.name, props::kSent));
+    }
+  }
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kDestHost, cmd.remote_host()));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kDestFs, cmd.dest_fs()));
+  spdlog::info("{} now replicates to {}:{} (common snapshot {})", fs, cmd.remote_host(),
+               cmd.dest_fs(), plan->base.name);
+  return json{{"fs", fs},
+              {"dest_host", cmd.remote_host()},
+              {"dest_fs", cmd.dest_fs()},
+              {"common_snapshot", plan->base.name},
+              {"previous", props::get(p, props::kDestHost) + ":" + props::get(p, props::kDestFs)}};
 }
 
 Result<json> Replicator::clear(const control::ClearCommand& cmd) {

@@ -18,6 +18,7 @@
 #include "agent/peer_session.h"
 #include "agent/sync_plan.h"
 #include "agent/zfs.h"
+#include "agent/zrep_props.h"
 #include "crypto/tls.h"
 #include "proto/control.pb.h"
 
@@ -51,7 +52,13 @@ class Replicator {
   Result<nlohmann::json> status(const control::StatusCommand& cmd);
   Result<nlohmann::json> expire(const control::ExpireCommand& cmd);
   Result<nlohmann::json> clear(const control::ClearCommand& cmd);
+  Result<nlohmann::json> changedest(const control::ChangeDestCommand& cmd);
 
+  // The pairing a destination records, from the source's properties.
+  peer::Pairing make_pairing(const std::string& fs, const std::string& dest_host,
+                             const std::string& dest_fs, const props::PropMap& p) const;
+  // Records on the master's filesystem that it replicates as `pairing` says.
+  Status write_master_pairing(const peer::Pairing& pairing);
   // list -s: the zrep snapshots of fs with their sent state.
   Result<nlohmann::json> list_snapshots(const std::string& fs);
   // For the scheduler: filesystems this host masters -> their destination host; one sync; a
