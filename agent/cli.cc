@@ -154,7 +154,7 @@ int call_daemon(const GlobalOptions& g, control::Request req,
 int run_cli(int argc, char** argv) {
   CLI::App app{
       "zrep-agent: replicates ZFS filesystems between paired hosts over mutually authenticated "
-      "TLS, and moves the master role between them."};
+      "TLS (planned failover and takeover are not there yet: see the README)."};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand too
   GlobalOptions g;
