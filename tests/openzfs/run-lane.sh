@@ -1,0 +1,241 @@
+#!/bin/bash
+# run-lane.sh -- the OpenZFS test lane: runs the integration tests (build/tests/integration_tests)
+# against real OpenZFS 2.x (kernel module) in a QEMU guest, instead of zfs-fuse.
+#
+# usage (as root):  tests/openzfs/run-lane.sh [options]
+#   -f FILTER   gtest filter (default '*', env LANE_FILTER), e.g. -f 'Replication.*:-*Lost*'
+#   -t SECS     timeout of each test (default 300, env LANE_TEST_TIMEOUT)
+#   -B SECS     time budget of the whole lane (default 1200 = 20 min, env LANE_BUDGET): the
+#               guest stops starting tests when it is used up; those are reported NOT RUN
+#   -b          run deploy/build.sh first even if the build dir has binaries (incremental)
+#   -k          keep the staged copy of the binaries and sources in the run dir
+#   -h          this help
+# environment:
+#   BUILD_DIR     build dir with zrep-agent and tests/integration_tests (default REPO/build;
+#                 built with deploy/build.sh when missing)
+#   OZFS_VM_DIR   the OpenZFS VM rig (make-openzfs-vm.sh, run-in-vm.sh); default
+#                 REPO/../shared/openzfs-vm
+#   OZFS_DIR      the rig's work dir: image, runs (default /var/tmp/ozfs)
+#   LANE_DIR      where run dirs (logs, results) are kept (default $OZFS_DIR/lane; last 5 kept)
+#   OZFS_MEM / OZFS_CPUS   guest RAM in MiB (default 3072) and vCPUs (default 2)
+#   LANE_EXTRA_PKGS        Debian packages for the guest besides the binaries' libraries
+#   LANE_LAST     extended regexp of tests run after all others (default '^Faults': the slow
+#                 ones, so that a used-up budget costs the fewest tests; '' keeps gtest's order)
+#
+# What it does: (1) builds or reuses the guest image (make-openzfs-vm.sh; EXTRA_PKGS = the
+# Debian packages of the shared libraries the binaries link, found with ldd + dpkg -S);
+# (2) stages a snapshot of the binaries and the source files into a run dir shared with the
+# guest; (3) in the guest (tests/openzfs/guest-run.sh) loads zfs, copies them to the very
+# absolute paths compiled into the test binary (ZREP_AGENT_BINARY, ZREP_SOURCE_DIR), and runs
+# every test in its own process with a timeout, like ctest; (4) prints a gtest-style summary.
+# deploy/zfs-testbed.sh start is a no-op there ('zpool list' answers); the tests make their
+# pools on sparse files under /var/tmp of the guest.
+#
+# exit: 0 all tests passed; 1 a test failed, timed out or was not run; 124 the guest hit the
+# lane's time budget; 125 the guest did not report (boot failure: see the run dir); 2 usage or
+# setup error.
+set -euo pipefail
+
+T0=$(date +%s)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$REPO/build}
+OZFS_VM_DIR=${OZFS_VM_DIR:-$REPO/../shared/openzfs-vm}
+export OZFS_DIR=${OZFS_DIR:-/var/tmp/ozfs}
+LANE_DIR=${LANE_DIR:-$OZFS_DIR/lane}
+FILTER=${LANE_FILTER:-*}
+TEST_TIMEOUT=${LANE_TEST_TIMEOUT:-300}
+BUDGET=${LANE_BUDGET:-1200}
+MEM=${OZFS_MEM:-3072}
+CPUS=${OZFS_CPUS:-2}
+FORCE_BUILD=0 KEEP_STAGE=0
+
+usage() { awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0" >&2; exit 2; }
+while getopts "f:t:B:bkh" opt; do
+    case $opt in
+        f) FILTER=$OPTARG ;;
+        t) TEST_TIMEOUT=$OPTARG ;;
+        B) BUDGET=$OPTARG ;;
+        b) FORCE_BUILD=1 ;;
+        k) KEEP_STAGE=1 ;;
+        *) usage ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 0 ] || usage
+
+log()  { printf '[openzfs-lane %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die()  { log "ERROR: $*"; exit 2; }
+now()  { date +%s; }
+PHASES=()
+phase_done() { PHASES+=("$(printf '%-34s %5ss' "$1" "$2")"); }
+
+[ "$(id -u)" = 0 ] || die "must run as root (the image build and qemu need it)"
+[ -x "$OZFS_VM_DIR/make-openzfs-vm.sh" ] && [ -x "$OZFS_VM_DIR/run-in-vm.sh" ] ||
+    die "OpenZFS VM rig not found at $OZFS_VM_DIR (set OZFS_VM_DIR)"
+OZFS_VM_DIR=$(cd "$OZFS_VM_DIR" && pwd)
+BUILD_DIR=$(realpath -m "$BUILD_DIR")
+
+# ---------------------------------------------------------------- 1. build
+t=$(now)
+if [ "$FORCE_BUILD" = 1 ] || [ ! -x "$BUILD_DIR/zrep-agent" ] || [ ! -x "$BUILD_DIR/tests/integration_tests" ]; then
+    log "building into $BUILD_DIR (deploy/build.sh)"
+    BUILD_DIR=$BUILD_DIR "$REPO/deploy/build.sh" || die "build failed"
+    phase_done "build (deploy/build.sh)" $(( $(now) - t ))
+else
+    # A stale build tests old code: say so (a git read, no state change). Only what is compiled
+    # counts, and deploy/zfs-testbed.sh, which the tests run.
+    newer=$(cd "$REPO" && { git ls-files -co --exclude-standard 2>/dev/null || true; } |
+            grep -E '\.(cc|h|proto)$|CMakeLists\.txt$|\.cmake$|^deploy/zfs-testbed\.sh$' | grep -v '^tests/openzfs/' |
+            while IFS= read -r f; do [ "$f" -nt "$BUILD_DIR/tests/integration_tests" ] && echo "$f"; done | head -5 || true)
+    [ -z "$newer" ] || log "WARNING: source files are newer than $BUILD_DIR/tests/integration_tests" \
+        "(e.g. $(echo $newer)); pass -b to rebuild"
+    phase_done "build (reused)" 0
+fi
+AGENT=$BUILD_DIR/zrep-agent TESTS=$BUILD_DIR/tests/integration_tests
+
+# The absolute paths compiled into the test binary: the guest must have the files there.
+SRC_DIR=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
+BIN_DIR=$(sed -n 's/^CMAKE_CACHEFILE_DIR:INTERNAL=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
+SRC_DIR=${SRC_DIR:-$REPO} BIN_DIR=${BIN_DIR:-$BUILD_DIR}
+GUEST_AGENT=$BIN_DIR/zrep-agent GUEST_TESTS=$BIN_DIR/tests/integration_tests
+grep -qaF "$SRC_DIR/deploy/zfs-testbed.sh" "$TESTS" ||
+    die "$TESTS does not contain '$SRC_DIR/deploy/zfs-testbed.sh' (ZREP_SOURCE_DIR); reconfigure the build"
+grep -qaF "$GUEST_AGENT" "$TESTS" ||
+    die "$TESTS does not contain '$GUEST_AGENT' (ZREP_AGENT_BINARY); reconfigure the build"
+[ "$SRC_DIR" = "$REPO" ] || log "note: $BUILD_DIR was configured from $SRC_DIR; staging $REPO there"
+
+# ---------------------------------------------------------------- 2. guest image
+# The Debian packages of every shared library the two binaries load (sorted: the rig rebuilds
+# the image whenever the EXTRA_PKGS string changes).
+libs=$(ldd "$AGENT" "$TESTS") || die "ldd failed on the binaries"
+if grep -q 'not found' <<<"$libs"; then die "the binaries miss libraries on this host:$(grep 'not found' <<<"$libs")"; fi
+pkgs=$(awk '$2 == "=>" && $3 ~ /^\// {print $3}' <<<"$libs" | sort -u | while read -r lib; do
+           dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null ||
+               { log "WARNING: no Debian package owns $lib"; continue; }
+       done | cut -d: -f1 | sort -u | tr '\n' ' ')
+EXTRA_PKGS=$(echo $pkgs ${LANE_EXTRA_PKGS:-} | tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ')
+EXTRA_PKGS=${EXTRA_PKGS% }
+
+mkdir -p "$LANE_DIR"
+RUN=$LANE_DIR/run-$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$RUN"
+t=$(now)
+log "guest image: make-openzfs-vm.sh with EXTRA_PKGS='$EXTRA_PKGS' (log: $RUN/image.log)"
+(
+    flock 9   # one image build at a time; the VM runs themselves use throw-away overlays
+    EXTRA_PKGS=$EXTRA_PKGS ZSTD_LEVEL=${ZSTD_LEVEL:-0} "$OZFS_VM_DIR/make-openzfs-vm.sh"
+) 9>"$OZFS_DIR/.lane-image.lock" >"$RUN/image.log" 2>&1 || {
+    tail -20 "$RUN/image.log" >&2; die "make-openzfs-vm.sh failed (full log: $RUN/image.log)"; }
+img_s=$(( $(now) - t ))
+if grep -qE 'debootstrap|installing|making ext4 image' "$RUN/image.log"; then
+    phase_done "guest image (built/updated)" "$img_s"
+else
+    phase_done "guest image (cached)" "$img_s"
+fi
+ZFS_LINE=$(grep -m1 '^zfs-dkms:' "$OZFS_DIR/out/manifest.txt" 2>/dev/null | sed 's/^zfs-dkms: *//' || true)
+log "guest image ready in ${img_s}s: ${ZFS_LINE:-?}"
+
+# ---------------------------------------------------------------- 3. stage
+# A snapshot of what is tested: a rebuild or an edit on the host during the run changes nothing.
+t=$(now)
+STAGE=$RUN/share
+mkdir -p "$STAGE/src" "$STAGE/bin" "$STAGE/out"
+if git -C "$REPO" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$REPO" && git ls-files -z -co --exclude-standard |
+        tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -C "$STAGE/src" -xf -
+    git -C "$REPO" describe --always --dirty >"$RUN/source-version" 2>/dev/null || true
+else
+    tar -C "$REPO" --exclude=./.git --exclude='./build*' -cf - . | tar -C "$STAGE/src" -xf -
+fi
+[ -f "$STAGE/src/deploy/zfs-testbed.sh" ] || die "staging failed: no deploy/zfs-testbed.sh"
+cp --reflink=auto "$AGENT" "$STAGE/bin/zrep-agent"
+cp --reflink=auto "$TESTS" "$STAGE/bin/integration_tests"
+{ echo "agent:  $AGENT ($(stat -c %y "$AGENT" | cut -c1-19))"
+  echo "tests:  $TESTS ($(stat -c %y "$TESTS" | cut -c1-19))"
+  echo "source: $REPO ($(cat "$RUN/source-version" 2>/dev/null || echo '?'))"; } | tee "$RUN/binaries.txt" >&2
+phase_done "stage binaries + sources" $(( $(now) - t ))
+
+# ---------------------------------------------------------------- 4. run in the guest
+left=$(( BUDGET - ($(now) - T0) - 20 ))
+[ "$left" -ge 120 ] || die "only ${left}s of the ${BUDGET}s budget left for the guest; raise -B"
+DEADLINE=$(( left - 45 ))   # guest uptime after which no test is started, or runs on
+log "booting the guest (${CPUS} vCPU, ${MEM} MiB, TCG): filter '$FILTER', ${TEST_TIMEOUT}s per test," \
+    "${left}s left of the budget (run dir: $RUN)"
+t=$(now)
+VMPID= TAILPID=
+stop_vm() {
+    [ -n "$TAILPID" ] && kill "$TAILPID" 2>/dev/null || true
+    [ -n "$VMPID" ] && kill "$VMPID" 2>/dev/null && wait "$VMPID" 2>/dev/null || true
+}
+trap 'stop_vm; exit 130' INT TERM
+mkdir -p "$RUN/vm"; : >"$RUN/vm/output.log"
+"$OZFS_VM_DIR/run-in-vm.sh" -s "$STAGE" -o "$RUN/vm" -m "$MEM" -c "$CPUS" -t "$left" \
+    -e "LANE_SRC_DIR=$SRC_DIR" -e "LANE_AGENT_BIN=$GUEST_AGENT" -e "LANE_TEST_BIN=$GUEST_TESTS" \
+    -e "LANE_FILTER=$FILTER" -e "LANE_TEST_TIMEOUT=$TEST_TIMEOUT" -e "LANE_DEADLINE=$DEADLINE" \
+    ${LANE_LAST+-e "LANE_LAST=$LANE_LAST"} \
+    "$HERE/guest-run.sh" >"$RUN/vm-stdout.log" 2>"$RUN/vm-stderr.log" &
+VMPID=$!
+# run-in-vm.sh -o empties the run dir first: follow the guest's output as it is written.
+sleep 1
+tail -n +1 -F --pid="$VMPID" "$RUN/vm/output.log" 2>/dev/null &
+TAILPID=$!
+vm_rc=0; wait "$VMPID" || vm_rc=$?
+VMPID=
+wait "$TAILPID" 2>/dev/null || true
+TAILPID=
+vm_s=$(( $(now) - t ))
+trap - INT TERM
+[ "$vm_rc" = 0 ] || [ "$vm_rc" = 1 ] || { log "run-in-vm.sh exited $vm_rc:"; cat "$RUN/vm-stderr.log" >&2; }
+boot=$(cat "$RUN/vm/t_script_start" 2>/dev/null || echo '?')
+phase_done "guest boot (kernel to script)" "${boot%.*}"
+mp=$(grep -m1 -o 'modprobe zfs: [0-9.]* s' "$RUN/vm/output.log" 2>/dev/null | grep -o '[0-9.]* s' || echo '? s')
+phase_done "modprobe zfs" "${mp% s}"
+tests_s=$(awk -F'\t' '{s += $3} END {printf "%d", s}' "$STAGE/out/results.tsv" 2>/dev/null || echo 0)
+phase_done "tests (sum of per-test times)" "$tests_s"
+phase_done "guest in all (qemu wall clock)" "$vm_s"
+
+# ---------------------------------------------------------------- 5. summary
+RES=$STAGE/out/results.tsv
+[ -f "$RES" ] || : >"$RES"
+count() { awk -F'\t' -v w="$1" '$1 == w' "$RES" | wc -l; }
+n_pass=$(count PASS) n_skip=$(count SKIP) n_fail=$(count FAIL) n_to=$(count TIMEOUT) n_nr=$(count NOTRUN)
+n_all=$(wc -l <"$RES")
+n_bad=$(( n_fail + n_to + n_nr ))
+zver=$(grep -m1 '^zfs-' "$STAGE/out/env.txt" 2>/dev/null || echo "${ZFS_LINE:-OpenZFS}")
+kver=$(sed -n 's/^kernel: //p' "$STAGE/out/env.txt" 2>/dev/null || echo '?')
+total=$(( $(now) - T0 ))
+{
+    echo
+    echo "==================== OpenZFS lane: integration tests on $zver (guest kernel $kver)"
+    awk -F'\t' 'BEGIN { m["PASS"] = "PASS   "; m["SKIP"] = "SKIP   "; m["FAIL"] = "FAIL   ";
+                         m["TIMEOUT"] = "TIMEOUT"; m["NOTRUN"] = "NOT RUN" }
+                 { printf "  %s  %-72s %7s s\n", m[$1], $2, $3 }' "$RES"
+    echo
+    echo "timings:"
+    for p in "${PHASES[@]}"; do echo "  $p"; done
+    printf '  %-34s %5ss\n' "lane in all" "$total"
+    echo
+    echo "[==========] $n_all tests ran on OpenZFS ($zver). ($total s lane total)"
+    echo "[  PASSED  ] $n_pass tests."
+    [ "$n_skip" = 0 ] || echo "[  SKIPPED ] $n_skip tests."
+    if [ "$n_bad" -gt 0 ]; then
+        echo "[  FAILED  ] $n_bad tests, listed below:"
+        awk -F'\t' '$1 == "FAIL" {print "[  FAILED  ] " $2}
+                    $1 == "TIMEOUT" {print "[  FAILED  ] " $2 " (timeout)"}
+                    $1 == "NOTRUN" {print "[  FAILED  ] " $2 " (not run: time budget)"}' "$RES"
+        echo
+        echo " $n_bad FAILED TEST$([ "$n_bad" = 1 ] || echo S)"
+    fi
+    echo "(build $BUILD_DIR; per-test logs $STAGE/out/<Suite.Test>.log; guest output $RUN/vm/output.log;"
+    echo " guest dmesg $STAGE/out/dmesg.log)"
+} | tee "$RUN/summary.txt"
+
+[ "$KEEP_STAGE" = 1 ] || rm -rf "$STAGE/bin" "$STAGE/src"
+# keep the 5 newest run dirs
+ls -1d "$LANE_DIR"/run-* 2>/dev/null | sort | head -n -5 | while read -r d; do rm -rf "$d"; done
+
+if [ "$vm_rc" = 124 ] || [ "$vm_rc" = 125 ]; then exit "$vm_rc"; fi
+if [ "$n_all" = 0 ]; then log "no test results (guest exit $vm_rc)"; exit 1; fi
+[ "$n_bad" = 0 ] && [ "$vm_rc" = 0 ] && exit 0
+exit 1
