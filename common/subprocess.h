@@ -48,7 +48,7 @@ class Child {
   pid_t pid() const { return pid_; }
   int stdin_fd() const { return stdin_fd_; }
   int stdout_fd() const { return stdout_fd_; }
-  void close_stdin();   // idempotent
+  void close_stdin();  // idempotent
   // Hands the stdin pipe's write end to the caller, who must close it; the Child forgets it.
   int release_stdin() { return std::exchange(stdin_fd_, -1); }
   void close_stdout();  // idempotent

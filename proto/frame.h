@@ -33,8 +33,8 @@ enum class FrameType : uint8_t {
 
 inline constexpr size_t kFrameHeaderSize = 8;
 inline constexpr uint8_t kFrameMagic = 0x5A;
-inline constexpr uint32_t kMaxControlPayload = 1u << 20;         // 1 MiB
-inline constexpr uint32_t kMaxDataPayload = (1u << 20) + 1024;   // one block + its header
+inline constexpr uint32_t kMaxControlPayload = 1u << 20;        // 1 MiB
+inline constexpr uint32_t kMaxDataPayload = (1u << 20) + 1024;  // one block + its header
 inline constexpr uint32_t kMaxAbortPayload = 4096;
 inline constexpr uint32_t kDataEndPayload = 8 + 32;
 
