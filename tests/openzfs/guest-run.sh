@@ -65,7 +65,7 @@ if [ -n "$missing" ]; then
     echo "$missing"; exit 125
 fi
 say "staged $LANE_SRC_DIR, $LANE_AGENT_BIN, $LANE_TEST_BIN"
-{ echo "kernel: $(uname -r)"; zfs version; echo "agent probe: $("$LANE_AGENT_BIN" --version 2>&1 | head -1)"; } >"$OUT/env.txt" 2>&1
+{ echo "kernel: $(uname -r)"; zfs version; echo "agent: $("$LANE_AGENT_BIN" --version 2>&1 | head -1)"; } >"$OUT/env.txt" 2>&1
 
 # ---------------------------------------------------------------- 3. the tests
 # Slow tests (LANE_LAST, an extended regexp on Suite.Test; default: the Faults suites, which write

@@ -3,7 +3,7 @@
 # against real OpenZFS 2.x (kernel module) in a QEMU guest, instead of zfs-fuse.
 #
 # usage (as root):  tests/openzfs/run-lane.sh [options]
-#   -f FILTER   gtest filter (default '*', env LANE_FILTER), e.g. -f 'Replication.*:-*Lost*'
+#   -f FILTER   gtest filter (default '*', env LANE_FILTER), e.g. -f 'Replication.*-*Lost*'
 #   -t SECS     timeout of each test (default 300, env LANE_TEST_TIMEOUT)
 #   -B SECS     time budget of the whole lane (default 1200 = 20 min, env LANE_BUDGET): the
 #               guest stops starting tests when it is used up; those are reported NOT RUN
@@ -104,6 +104,12 @@ grep -qaF "$SRC_DIR/deploy/zfs-testbed.sh" "$TESTS" ||
 grep -qaF "$GUEST_AGENT" "$TESTS" ||
     die "$TESTS does not contain '$GUEST_AGENT' (ZREP_AGENT_BINARY); reconfigure the build"
 [ "$SRC_DIR" = "$REPO" ] || log "note: $BUILD_DIR was configured from $SRC_DIR; staging $REPO there"
+BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
+case ${BUILD_TYPE:-none} in
+    Release|RelWithDebInfo|MinSizeRel) ;;
+    *) log "WARNING: $BUILD_DIR is a '${BUILD_TYPE:-unset}' build: unoptimized code under TCG makes the" \
+           "data-heavy tests (Faults.*) several times slower; the time budget may not cover them" ;;
+esac
 
 # ---------------------------------------------------------------- 2. guest image
 # The Debian packages of every shared library the two binaries load (sorted: the rig rebuilds
@@ -151,7 +157,8 @@ fi
 [ -f "$STAGE/src/deploy/zfs-testbed.sh" ] || die "staging failed: no deploy/zfs-testbed.sh"
 cp --reflink=auto "$AGENT" "$STAGE/bin/zrep-agent"
 cp --reflink=auto "$TESTS" "$STAGE/bin/integration_tests"
-{ echo "agent:  $AGENT ($(stat -c %y "$AGENT" | cut -c1-19))"
+{ echo "build:  $BUILD_DIR (${BUILD_TYPE:-?})"
+  echo "agent:  $AGENT ($(stat -c %y "$AGENT" | cut -c1-19))"
   echo "tests:  $TESTS ($(stat -c %y "$TESTS" | cut -c1-19))"
   echo "source: $REPO ($(cat "$RUN/source-version" 2>/dev/null || echo '?'))"; } | tee "$RUN/binaries.txt" >&2
 phase_done "stage binaries + sources" $(( $(now) - t ))
