@@ -326,7 +326,10 @@ ErrorCode classify_zfs_error(const std::string& stderr_text) {
     return ErrorCode::kNoSpace;
   }
   if (contains(e, "already exists")) return ErrorCode::kAlreadyExists;
-  if (contains(e, "does not exist") || contains(e, "no such pool")) return ErrorCode::kNotFound;
+  if (contains(e, "does not exist") || contains(e, "no such pool") ||
+      contains(e, "could not find any snapshots")) {  // OpenZFS: destroy of a missing snapshot
+    return ErrorCode::kNotFound;
+  }
   size_t dest = e.find("destination");
   if (dest != std::string::npos && e.find(" exists", dest) != std::string::npos) {
     return ErrorCode::kAlreadyExists;

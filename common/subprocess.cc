@@ -158,7 +158,7 @@ bool read_until_eof(int fd, Clock::time_point deadline, std::string& out) {
     if (left <= 0) return false;
     int r = ::poll(&p, 1, left);
     if (r < 0 && errno == EINTR) continue;
-    if (r == 0) return false;
+    if (r == 0) continue;  // a poll slice (at most 10 s) ended; the deadline is checked above
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) return true;  // EOF (a read error on a pipe is treated the same)

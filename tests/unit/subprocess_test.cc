@@ -61,6 +61,14 @@ TEST_F(SubprocessTest, TimeoutKills) {
   EXPECT_GE(took, 190ms);
 }
 
+TEST_F(SubprocessTest, SilenceShorterThanTheTimeoutIsNotATimeout) {
+  // A command quiet for longer than one internal poll slice (10 s) must still complete.
+  auto r = run_process({"sleep", "11"}, std::chrono::seconds(60));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->exit_code, 0);
+}
+
 TEST_F(SubprocessTest, MissingProgram) {
   auto p = run_process({"zrep-no-such-program"}, 5s);
   ASSERT_FALSE(p.is_ok());

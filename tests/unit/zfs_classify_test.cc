@@ -65,3 +65,14 @@ TEST(ClassifyZfsError, Other) {
 
 }  // namespace
 }  // namespace zrep
+
+namespace zrep {
+namespace {
+
+TEST(ClassifyZfsError, OpenZfsDestroyOfAMissingSnapshotIsNotFound) {
+  EXPECT_EQ(classify_zfs_error("could not find any snapshots to destroy; check snapshot names."),
+            ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace zrep
