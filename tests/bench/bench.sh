@@ -32,8 +32,11 @@
 #
 # CPU columns (seconds of CPU during the timed run, from /proc): zfs-fuse daemon, agents (both
 # daemons, their threads), zfs CLI children (for the agents: the `zfs send/recv` they spawn; for
-# the baseline: the two zfs processes of the pipe), and the whole machine's busy share (2 cores =
-# 200%). zfs-fuse is one daemon for the whole machine: another user's pool work shows up there.
+# the baseline: the two zfs processes of the pipe), the whole machine's busy share (2 cores =
+# 200%), and "other processes": busy CPU not ours — above ~0.3 s the run was disturbed (builds,
+# VMs), discard it. zfs-fuse is one daemon for the whole machine: other pools' work shows there.
+# Wire bytes are what crossed loopback during the agent run (lz4 blocks + framing + TLS + TCP),
+# next to what `lz4 -1 -B5` makes of the stream (the agent's codec settings).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -403,6 +406,10 @@ printf 'full send %s MB: zfs send|recv %s s (%s MiB/s)   agent %s s (%s MiB/s)  
   "$(fmt_s "$agent_ns")" "$(mibps "$stream_bytes" "$agent_ns")" "$ratio" "$verdict" "$label"
 printf '                   load at start: baseline %s, agent %s; CPU s of other processes during: baseline %s, agent %s\n' \
   "$base_loads" "$agent_loads" "$(others base)" "$(others agent)"
+cpu_med() { awk -F'\t' -v k="$1" -v i="$2" '$1 == k {split($5, c, " "); print c[i]}' "$results" | sort -n |
+            awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+printf 'CPU (median s):    baseline: zfs-fuse %s   agent: zfs-fuse %s + agents %s + their zfs children %s\n' \
+  "$(cpu_med base 1)" "$(cpu_med agent 1)" "$(cpu_med agent 2)" "$(cpu_med agent 3)"
 printf 'stream bytes:      raw %s MiB, on loopback %s MiB (%s of raw; TLS+TCP overhead, any other lo traffic), lz4 -1 -B5 estimate %s MiB (%s)\n' \
   "$(( raw / 1048576 ))" "$(( wire / 1048576 ))" "$(awk -v w="$wire" -v r="$raw" 'BEGIN {printf "%.2f", w / r}')" \
   "$(( lz4_bytes / 1048576 ))" "$(awk -v w="$lz4_bytes" -v r="$stream_bytes" 'BEGIN {printf "%.2f", w / r}')"
