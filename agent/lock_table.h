@@ -1,0 +1,96 @@
+// Per-filesystem locks of one daemon, shared by its own operations (sync, failover, expire...)
+// and the requests its peers make (receive, failover steps). A lock has an owner (host, agent
+// instance, operation) and a lease: a holder that vanishes without releasing it (its
+// connection cut silently) loses it when the lease runs out. A peer session's locks are also
+// released the moment the session ends, so an agent killed with SIGKILL frees them at once.
+//
+// Thread-safe. Pure bookkeeping: no I/O.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace zrep {
+
+struct LockOwner {
+  std::string host;       // who asked: this host, or the peer of a session
+  std::string instance;   // that agent's instance id (random per daemon start)
+  std::string operation;  // "sync", "failover", ...
+  std::string token;      // unique per acquisition; the same token renews
+};
+
+struct LockInfo {
+  LockOwner owner;
+  std::chrono::system_clock::time_point since;
+  std::chrono::steady_clock::time_point expires;  // steady_clock::time_point::max(): no lease
+};
+
+class LockTable {
+ public:
+  using Steady = std::chrono::steady_clock;
+  explicit LockTable(std::string here) : here_(std::move(here)) {}
+
+  // Takes `fs` for `owner` until released or `lease` passes without a renewal (lease 0: until
+  // released). The same token renews. kConflict naming the holder when someone else holds it.
+  Status acquire(const std::string& fs, const LockOwner& owner, std::chrono::seconds lease,
+                 Steady::time_point now = Steady::now());
+  // Renews every lock held with `token`; with lease 0 they do not expire until renewed again.
+  void renew(const std::string& token, std::chrono::seconds lease,
+             Steady::time_point now = Steady::now());
+  void release(const std::string& fs, const std::string& token);
+  // Releases every lock held with one of `tokens` (a peer session ended). Returns the filesystems.
+  std::vector<std::string> release_all(const std::vector<std::string>& tokens);
+  // The live holder of fs, if any.
+  std::optional<LockInfo> holder(const std::string& fs, Steady::time_point now = Steady::now());
+
+ private:
+  const std::string here_;  // this host's name, for messages
+  std::mutex mu_;
+  std::map<std::string, LockInfo> locks_;
+};
+
+// "fs on HOST is locked by PEER (agent ID) for 'failover' since 12:00:01 UTC"
+std::string describe_holder(const std::string& fs, const std::string& here, const LockInfo& info);
+
+// Releases a lock at the end of a scope.
+class HeldLock {
+ public:
+  HeldLock() = default;
+  HeldLock(LockTable* table, std::string fs, std::string token)
+      : table_(table), fs_(std::move(fs)), token_(std::move(token)) {}
+  HeldLock(HeldLock&& o) noexcept
+      : table_(std::exchange(o.table_, nullptr)),
+        fs_(std::move(o.fs_)),
+        token_(std::move(o.token_)) {}
+  HeldLock& operator=(HeldLock&& o) noexcept {
+    if (this != &o) {
+      reset();
+      table_ = std::exchange(o.table_, nullptr);
+      fs_ = std::move(o.fs_);
+      token_ = std::move(o.token_);
+    }
+    return *this;
+  }
+  HeldLock(const HeldLock&) = delete;
+  HeldLock& operator=(const HeldLock&) = delete;
+  ~HeldLock() { reset(); }
+  void reset() {
+    if (table_ != nullptr) table_->release(fs_, token_);
+    table_ = nullptr;
+  }
+  const std::string& token() const { return token_; }
+
+ private:
+  LockTable* table_ = nullptr;
+  std::string fs_;
+  std::string token_;
+};
+
+}  // namespace zrep

@@ -1,0 +1,109 @@
+#include "agent/role_switch.h"
+
+#include <charconv>
+#include <sstream>
+#include <vector>
+
+#include "agent/zfs_names.h"
+#include "crypto/pki.h"
+
+namespace zrep {
+namespace {
+
+std::optional<uint64_t> parse_u64(std::string_view s) {
+  uint64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// "host:pool/fs" -> host, fs; both validated.
+Status parse_endpoint_fs(std::string_view text, std::string& host, std::string& fs) {
+  auto colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "expected HOST:FS, got '" + std::string(text) + "'");
+  }
+  host = std::string(text.substr(0, colon));
+  fs = std::string(text.substr(colon + 1));
+  if (!is_valid_host_name(host)) {
+    return make_error(ErrorCode::kInvalidArgument, "'" + host + "' is not a valid host name");
+  }
+  return validate_dataset_name(fs);
+}
+
+}  // namespace
+
+std::string format_journal(const SwitchJournal& j) {
+  return "v1 epoch=" + std::to_string(j.epoch) + " old=" + j.old_host + ":" + j.old_fs +
+         " new=" + j.new_host + ":" + j.new_fs + " base=" + std::to_string(j.base_guid);
+}
+
+Result<SwitchJournal> parse_journal(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "bad zrep:switch journal '" + text.substr(0, 200) + "': " + why);
+  };
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  if (words.size() != 5 || words[0] != "v1") return bad("expected 'v1 epoch= old= new= base='");
+  SwitchJournal j;
+  const char* keys[] = {"epoch=", "old=", "new=", "base="};
+  for (size_t i = 0; i < 4; ++i) {
+    std::string_view w = words[i + 1];
+    std::string_view key = keys[i];
+    if (w.substr(0, key.size()) != key) return bad("expected " + std::string(key));
+    std::string_view value = w.substr(key.size());
+    if (i == 0 || i == 3) {
+      auto v = parse_u64(value);
+      if (!v) return bad(std::string(key) + " is not a number");
+      (i == 0 ? j.epoch : j.base_guid) = *v;
+    } else {
+      Status s = i == 1 ? parse_endpoint_fs(value, j.old_host, j.old_fs)
+                        : parse_endpoint_fs(value, j.new_host, j.new_fs);
+      if (!s) return bad(s.message());
+    }
+  }
+  if (j.epoch < 2) return bad("epoch must be at least 2");
+  if (j.old_host == j.new_host) return bad("old and new master are the same host");
+  return j;
+}
+
+uint64_t parse_epoch(const std::string& text) { return parse_u64(text).value_or(0); }
+
+Recovery decide_recovery(const RecoveryInput& in) {
+  const bool new_master_here = in.journal.new_host == in.host;
+  if (in.local_epoch >= in.journal.epoch) {
+    return new_master_here ? Recovery::kFinishAsNewMaster : Recovery::kFinishAsDestination;
+  }
+  if (new_master_here) return Recovery::kAbortHere;
+  if (!in.peer_epoch) return Recovery::kWaitForPeer;
+  return *in.peer_epoch >= in.journal.epoch ? Recovery::kFinishAsDestination
+                                            : Recovery::kAbortAndUnfence;
+}
+
+const char* recovery_name(Recovery r) {
+  switch (r) {
+    case Recovery::kFinishAsNewMaster:
+      return "finish as the new master";
+    case Recovery::kFinishAsDestination:
+      return "finish as the destination";
+    case Recovery::kAbortHere:
+      return "abort (stay the destination)";
+    case Recovery::kAbortAndUnfence:
+      return "abort (stay the master, writable again)";
+    case Recovery::kWaitForPeer:
+      return "wait for the peer (stay fenced)";
+  }
+  return "?";
+}
+
+Fence check_fence(uint64_t my_epoch, uint64_t peer_epoch, bool peer_is_master) {
+  if (peer_epoch > my_epoch) return Fence::kDemote;
+  if (peer_is_master && peer_epoch == my_epoch) return Fence::kBothMasters;
+  return Fence::kOk;
+}
+
+}  // namespace zrep
