@@ -304,6 +304,53 @@ int run_cli(int argc, char** argv) {
     });
   });
 
+  std::string fo_target;
+  auto* fo_cmd = app.add_subcommand(
+      "failover",
+      "planned role switch, from either host: fence the master, send a final snapshot, make "
+      "the standby the master (epoch + 1) and the old master its read-only standby");
+  fo_cmd
+      ->add_option("FS[@SNAP]", fo_target,
+                   "filesystem here; with @SNAP, switch at that common snapshot (both sides "
+                   "roll back to it)")
+      ->required();
+  fo_cmd->callback([&] {
+    control::Request r;
+    auto at = fo_target.find('@');
+    r.mutable_failover()->set_fs(fo_target.substr(0, at));
+    if (at != std::string::npos) r.mutable_failover()->set_snapshot(fo_target.substr(at + 1));
+    rc = call_daemon(g, r, format_failover);
+  });
+
+  std::string to_fs;
+  bool to_force = false;
+  auto* to_cmd = app.add_subcommand(
+      "takeover",
+      "on the standby: become the master. Asks the master for a planned failover; with --force "
+      "(the master is down) promotes the last received snapshot here");
+  to_cmd->add_option("FS", to_fs, "the replica on this host")->required();
+  to_cmd->add_flag("--force", to_force,
+                   "the master is unreachable: take over without it (what it did not send yet "
+                   "stays on it; it demotes itself when it comes back)");
+  to_cmd->callback([&] {
+    control::Request r;
+    r.mutable_takeover()->set_fs(to_fs);
+    r.mutable_takeover()->set_force(to_force);
+    rc = call_daemon(g, r, format_failover);
+  });
+
+  std::string rs_fs;
+  auto* rs_cmd = app.add_subcommand(
+      "resync",
+      "on a demoted old master: keep its divergent data aside (FS-diverged-eN) and make FS the "
+      "new master's standby again");
+  rs_cmd->add_option("FS", rs_fs, "the demoted filesystem here")->required();
+  rs_cmd->callback([&] {
+    control::Request r;
+    r.mutable_resync()->set_fs(rs_fs);
+    rc = call_daemon(g, r, format_failover);
+  });
+
   auto* pki_cmd = app.add_subcommand("pki", "make a CA and host certificates");
   pki_cmd->require_subcommand(1);
   std::string pki_dir, pki_host;

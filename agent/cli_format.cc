@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <sstream>
 #include <vector>
 
 namespace zrep {
@@ -124,6 +126,18 @@ std::string format_list(const json& rows) {
   return table(t);
 }
 
+std::string describe_fenced(const std::string& record, const std::string& fs) {
+  // "epoch=5 by=beta at=... common=zrep_000003 written=1234 kept=zrep-fenced-e5"
+  std::map<std::string, std::string> f;
+  std::istringstream in(record);
+  for (std::string w; in >> w;) {
+    if (auto eq = w.find('='); eq != std::string::npos) f[w.substr(0, eq)] = w.substr(eq + 1);
+  }
+  return "peer " + f["by"] + " took over at epoch " + f["epoch"] + "; " + f["written"] +
+         " bytes written here since the common snapshot " + f["common"] + " (kept in @" +
+         f["kept"] + "). Run 'zrep-agent resync " + fs + "'";
+}
+
 std::string format_status(const json& rows, int64_t now) {
   if (rows.empty()) return "no zrep filesystems on this host\n";
   std::vector<std::vector<std::string>> t{
@@ -134,9 +148,17 @@ std::string format_status(const json& rows, int64_t now) {
       last = human_duration(now - r["last_sync_time"].get<int64_t>()) + " ago";
     }
     std::string state = "ok";
-    if (r.contains("running"))
+    if (r.contains("fenced")) {
+      state = "DEMOTED: " + describe_fenced(str(r, "fenced"), str(r, "fs"));
+    } else if (r.contains("switch")) {
+      state = "FAILOVER UNFINISHED (read-only until the agent resolves it): " + str(r, "switch");
+    } else if (r.contains("running")) {
       state = "running " + str(r, "running");
-    else if (r.contains("last_error")) {
+    } else if (r.contains("lock")) {
+      state = "locked by " + r["lock"].value("host", std::string()) + " for '" +
+              r["lock"].value("operation", std::string()) + "' since " +
+              human_duration(now - r["lock"].value("since", now)) + " ago";
+    } else if (r.contains("last_error")) {
       state = "ERROR";
       if (r.contains("failures_in_a_row")) {
         state += " (" + str(r, "failures_in_a_row") + " in a row)";
@@ -156,6 +178,27 @@ std::string format_status(const json& rows, int64_t now) {
                  snap, str(r, "unsent_snapshots", "0"), next, state});
   }
   return table(t);
+}
+
+std::string format_failover(const json& r) {
+  if (r.value("forced", false)) {
+    return str(r, "fs") + " is now the master on " + str(r, "master") + " (epoch " +
+           str(r, "epoch") + "), FORCED at " + str(r, "snapshot") + "; " + str(r, "old_master") +
+           " demotes itself when its agent comes back, and keeps what it wrote meanwhile\n";
+  }
+  if (r.contains("kept_as")) {
+    return str(r, "fs") + " is the standby of " + str(r, "master") + ":" + str(r, "master_fs") +
+           " again, at " + str(r, "common_snapshot") + "; the data written here after the " +
+           "takeover is kept in " + str(r, "kept_as") + " (read-only; destroy it when done)\n";
+  }
+  if (r.contains("new_master")) {
+    return "failover done: " + str(r, "new_master") + ":" + str(r, "new_master_fs") +
+           " is the master of " + str(r, "fs") + " now (epoch " + str(r, "epoch") +
+           "), common snapshot " + str(r, "snapshot") + "; " + str(r, "old_master") +
+           " is its read-only standby\n";
+  }
+  return str(r, "fs") + " is the master on " + str(r, "master") + " (epoch " + str(r, "epoch") +
+         ")\n";
 }
 
 }  // namespace zrep

@@ -17,5 +17,8 @@ std::string format_list(const nlohmann::json& rows);
 std::string format_expire(const nlohmann::json& results);
 std::string format_snapshot_list(const nlohmann::json& rows);
 std::string format_status(const nlohmann::json& rows, int64_t now);
+// A zrep:fenced record in words, with what to do.
+std::string describe_fenced(const std::string& record, const std::string& fs);
+std::string format_failover(const nlohmann::json& r);
 
 }  // namespace zrep

@@ -285,11 +285,12 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
     return config_error(source_name, where.str() + ": " + std::string(e.description()));
   }
-  ZREP_RETURN_IF_ERROR(check_known_keys(
-      root,
-      {"host", "listen", "control_socket", "log_level", "connect_timeout", "io_timeout", "tls",
-       "peer", "sync_interval", "max_unsent", "min_free", "max_backoff", "filesystem"},
-      "", source_name));
+  ZREP_RETURN_IF_ERROR(
+      check_known_keys(root,
+                       {"host", "listen", "control_socket", "log_level", "connect_timeout",
+                        "io_timeout", "lock_lease", "tls", "peer", "sync_interval", "max_unsent",
+                        "min_free", "max_backoff", "filesystem"},
+                       "", source_name));
   Config cfg;
   cfg.source = std::string(source_name);
   auto host = required_string(root, "host", "", source_name);
@@ -324,6 +325,9 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   auto io = optional_seconds(root, "io_timeout", cfg.io_timeout, source_name);
   if (!io) return io.error();
   cfg.io_timeout = *io;
+  auto lease = optional_seconds(root, "lock_lease", cfg.lock_lease, source_name);
+  if (!lease) return lease.error();
+  cfg.lock_lease = *lease;
 
   ZREP_RETURN_IF_ERROR(parse_schedule(root, cfg, source_name));
 

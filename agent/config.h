@@ -55,6 +55,9 @@ struct Config {
   std::string log_level = "info";
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds io_timeout{600};
+  // A lock a peer took here lapses when its session shows no request for this long (the
+  // connection cut without a word). A session that ends releases its locks at once.
+  std::chrono::seconds lock_lease{120};
   std::vector<PeerConfig> peers;
   ScheduleConfig schedule;
   std::vector<FilesystemConfig> filesystems;

@@ -50,6 +50,12 @@ Result<nlohmann::json> dispatch(const control::Request& req, Replicator& replica
       return replicator.clear(req.clear());
     case control::Request::kChangedest:
       return replicator.changedest(req.changedest());
+    case control::Request::kFailover:
+      return replicator.failover(req.failover(), progress);
+    case control::Request::kTakeover:
+      return replicator.takeover(req.takeover(), progress);
+    case control::Request::kResync:
+      return replicator.resync(req.resync());
     default:
       return make_error(ErrorCode::kProtocol, "unknown control command");
   }

@@ -60,7 +60,8 @@ struct Daemon::State {
   std::shared_ptr<TlsContext> tls;
   std::string instance_id = random_instance_id();
   SessionRegistry sessions;
-  Replicator replicator{config, zfs, *tls, instance_id, &sessions};
+  LockTable locks{config.host};
+  Replicator replicator{config, zfs, *tls, instance_id, locks, &sessions};
   Scheduler scheduler{config, replicator, sessions};
   asio::io_context io;
   asio::ip::tcp::acceptor peer_acceptor{io};
@@ -120,7 +121,16 @@ struct Daemon::State {
     }
     ScopedStream registered(sessions, (*session)->stream.get());
     spdlog::info("peer {} connected from {}", (*session)->peer_name, from);
-    PeerService service(config, zfs, **session);
+    PeerHooks hooks;
+    hooks.locks = &locks;
+    hooks.takeover = [this](const std::string& fs, const std::string& snapshot,
+                            const std::string& peer) -> Result<std::string> {
+      auto r = replicator.failover_for_peer(fs, snapshot, peer);
+      if (!r) return r.error();
+      return r->dump();
+    };
+    hooks.check_later = [this](const std::string& fs) { replicator.check_later(fs); };
+    PeerService service(config, zfs, **session, std::move(hooks));
     Status ended = service.serve();
     if (ended.code() == ErrorCode::kUnavailable) {
       spdlog::debug("peer {} disconnected", (*session)->peer_name);

@@ -50,6 +50,11 @@ std::vector<std::string> LockTable::release_all(const std::vector<std::string>& 
   return released;
 }
 
+std::string LockTable::new_token() {
+  std::lock_guard lk(mu_);
+  return "local-" + std::to_string(next_token_++);
+}
+
 std::optional<LockInfo> LockTable::holder(const std::string& fs, Steady::time_point now) {
   std::lock_guard lk(mu_);
   auto it = locks_.find(fs);

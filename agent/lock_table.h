@@ -47,6 +47,8 @@ class LockTable {
   void release(const std::string& fs, const std::string& token);
   // Releases every lock held with one of `tokens` (a peer session ended). Returns the filesystems.
   std::vector<std::string> release_all(const std::vector<std::string>& tokens);
+  // A token no other acquisition in this daemon uses.
+  std::string new_token();
   // The live holder of fs, if any.
   std::optional<LockInfo> holder(const std::string& fs, Steady::time_point now = Steady::now());
 
@@ -54,6 +56,7 @@ class LockTable {
   const std::string here_;  // this host's name, for messages
   std::mutex mu_;
   std::map<std::string, LockInfo> locks_;
+  uint64_t next_token_ = 1;  // guarded by mu_
 };
 
 // "fs on HOST is locked by PEER (agent ID) for 'failover' since 12:00:01 UTC"

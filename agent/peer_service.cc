@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 
+#include "agent/failover.h"
 #include "agent/net.h"
 #include "agent/retention.h"
 #include "agent/zfs_names.h"
@@ -67,13 +69,65 @@ std::vector<SnapshotInfo> from_wire(const std::string& fs,
   return out;
 }
 
+PeerService::~PeerService() {
+  if (hooks_.locks == nullptr || tokens_.empty()) return;
+  for (const auto& fs : hooks_.locks->release_all(tokens_)) {
+    spdlog::info("peer {}: session ended; its lock on {} is released", session_.peer_name, fs);
+    // A failover the peer coordinated may have stopped half-way here.
+    if (hooks_.check_later) hooks_.check_later(fs);
+  }
+}
+
 Status PeerService::serve() {
   for (;;) {
     peer::Request req;
     Status got = receive_message(*session_.channel, req, kIdleTimeout);
     if (!got) return got;
-    ZREP_RETURN_IF_ERROR(handle(req));
+    // The session's locks do not lapse while it is busy, and lapse a lease after its last
+    // request (a connection cut without a word).
+    if (hooks_.locks != nullptr) {
+      for (const auto& t : tokens_) hooks_.locks->renew(t, std::chrono::seconds(0));
+    }
+    Status handled = handle(req);
+    if (hooks_.locks != nullptr) {
+      for (const auto& t : tokens_) hooks_.locks->renew(t, config_.lock_lease);
+    }
+    ZREP_RETURN_IF_ERROR(handled);
   }
+}
+
+bool PeerService::session_holds(const std::string& fs) {
+  if (hooks_.locks == nullptr) return false;
+  auto h = hooks_.locks->holder(fs);
+  return h && std::find(tokens_.begin(), tokens_.end(), h->owner.token) != tokens_.end();
+}
+
+Result<HeldLock> PeerService::hold(const std::string& fs, const char* operation) {
+  if (hooks_.locks == nullptr || session_holds(fs)) return HeldLock();
+  std::string token = hooks_.locks->new_token();
+  LockOwner owner{session_.peer_name, session_.peer_hello.instance_id(), operation, token};
+  ZREP_RETURN_IF_ERROR(hooks_.locks->acquire(fs, owner, std::chrono::seconds(0)));
+  return HeldLock(hooks_.locks, fs, token);
+}
+
+Status PeerService::lock(const peer::LockRequest& req) {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
+  ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
+  if (hooks_.locks == nullptr) return Status::ok();
+  if (req.token().empty() || req.token().size() > 128 || req.operation().size() > 64) {
+    return make_error(ErrorCode::kInvalidArgument, "lock request with a bad token or operation");
+  }
+  // Tokens are the peer's; prefix them with the session so no peer can name another's lock.
+  const std::string token =
+      session_.peer_name + "/" + session_.peer_hello.instance_id() + "/" + req.token();
+  if (req.release()) {
+    hooks_.locks->release(req.fs(), token);
+    return Status::ok();
+  }
+  LockOwner owner{session_.peer_name, session_.peer_hello.instance_id(), req.operation(), token};
+  ZREP_RETURN_IF_ERROR(hooks_.locks->acquire(req.fs(), owner, std::chrono::seconds(0)));
+  if (std::find(tokens_.begin(), tokens_.end(), token) == tokens_.end()) tokens_.push_back(token);
+  return Status::ok();
 }
 
 Status PeerService::handle(const peer::Request& req) {
@@ -97,6 +151,8 @@ Status PeerService::handle(const peer::Request& req) {
       const std::string& fs = req.clear().fs();
       result = validate_dataset_name(fs);
       if (result) result = authorize(config_, session_.peer_name, fs);
+      Result<HeldLock> held = result ? hold(fs, "clear") : Result<HeldLock>(result.error());
+      if (result) result = held.status();
       if (result) {
         auto p = zfs_.get_props(fs, props::filesystem_props());
         result = p ? check_destination_of_peer(fs, *p) : p.status();
@@ -123,6 +179,23 @@ Status PeerService::handle(const peer::Request& req) {
     case peer::Request::kReceive: {
       auto r = receive(req.id(), req.receive());
       if (r) *reply.mutable_receive() = std::move(*r);
+      result = r.status();
+      break;
+    }
+    case peer::Request::kLock: {
+      result = lock(req.lock());
+      if (result) reply.mutable_lock();
+      break;
+    }
+    case peer::Request::kSwitchStep: {
+      auto r = switch_step(req.switch_step());
+      if (r) *reply.mutable_switch_step() = std::move(*r);
+      result = r.status();
+      break;
+    }
+    case peer::Request::kTakeover: {
+      auto r = takeover(req.takeover());
+      if (r) *reply.mutable_takeover() = std::move(*r);
       result = r.status();
       break;
     }
@@ -159,6 +232,7 @@ Result<peer::DescribeReply> PeerService::describe(const peer::DescribeRequest& r
     auto p = zfs_.get_props(req.fs(), props::filesystem_props());
     if (!p) return p.error();
     for (const auto& [k, v] : *p) (*reply.mutable_props())[k] = v;
+    note_requester(req, *p);
     auto snaps = zfs_.list_snapshots(req.fs());
     if (!snaps) return snaps.error();
     to_wire(*snaps, reply.mutable_snapshots());
@@ -179,6 +253,8 @@ Result<peer::DescribeReply> PeerService::describe(const peer::DescribeRequest& r
 Result<peer::MarkSentReply> PeerService::mark_sent(const peer::MarkSentRequest& req) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
   ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
+  auto held = hold(req.fs(), "mark-sent");
+  if (!held) return held.error();
   // Only the replica this peer feeds: marks on a master's snapshots would let retention destroy
   // snapshots that were never sent.
   auto p = zfs_.get_props(req.fs(), props::filesystem_props());
@@ -259,6 +335,13 @@ Status PeerService::check_destination_of_peer(const std::string& dest, const pro
     return make_error(ErrorCode::kConflict,
                       dest + " is a master on " + config_.host + "; it does not receive");
   }
+  if (!props::get(p, props::kFenced).empty()) {
+    return make_error(ErrorCode::kConflict,
+                      dest + " on " + config_.host +
+                          " is a demoted old master holding data written after the takeover (" +
+                          props::get(p, props::kFenced) + "); run 'zrep-agent resync " + dest +
+                          "' on " + config_.host + " to keep that data aside and receive again");
+  }
   std::string src_host = props::get(p, props::kSrcHost);
   if (src_host != session_.peer_name) {
     return make_error(ErrorCode::kPermissionDenied, dest + " on " + config_.host +
@@ -272,6 +355,8 @@ Status PeerService::check_destination_of_peer(const std::string& dest, const pro
 Result<peer::ExpireReply> PeerService::expire(const peer::ExpireRequest& req) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
   ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
+  auto held = hold(req.fs(), "expire");
+  if (!held) return held.error();
   auto p = zfs_.get_props(req.fs(), props::filesystem_props());
   if (!p) return p.error();
   ZREP_RETURN_IF_ERROR(check_destination_of_peer(req.fs(), *p));
@@ -297,6 +382,8 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   ZREP_RETURN_IF_ERROR(validate_dataset_name(dest));
   ZREP_RETURN_IF_ERROR(validate_snapshot_name(target));
   ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, dest));
+  auto held = hold(dest, "receive");
+  if (!held) return held.error();
   const bool init = req.base_guid() == 0;
   if (init) ZREP_RETURN_IF_ERROR(check_pairing(req.pairing()));
   ZREP_RETURN_IF_ERROR(check_receive(req));
@@ -399,6 +486,8 @@ Result<peer::PairReply> PeerService::pair(const peer::PairRequest& req) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(dest));
   ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, dest));
   ZREP_RETURN_IF_ERROR(check_pairing(req.pairing()));
+  auto held = hold(dest, "changedest");
+  if (!held) return held.error();
   auto p = zfs_.get_props(dest, props::filesystem_props());
   if (!p) return p.error();
   if (props::get(*p, props::kMaster) == "yes") {
@@ -465,6 +554,48 @@ void PeerService::undo_receive(const peer::ReceiveRequest& req) {
     }
   }
   if (!s) spdlog::error("could not undo the unverified receive into {}: {}", dest, s.message());
+}
+
+Result<peer::SwitchReply> PeerService::switch_step(const peer::SwitchRequest& req) {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
+  ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
+  if (hooks_.locks != nullptr && !session_holds(req.fs())) {
+    return make_error(ErrorCode::kConflict, "a switch step on " + req.fs() +
+                                                " needs the lock on it, taken on this session");
+  }
+  auto r = standby_switch_step(config_, zfs_, session_.peer_name, req);
+  // Whatever happens next to the session, an unfinished journal gets looked at.
+  if (hooks_.check_later) hooks_.check_later(req.fs());
+  return r;
+}
+
+Result<peer::TakeoverReply> PeerService::takeover(const peer::TakeoverRequest& req) {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
+  ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
+  if (!req.snapshot().empty()) {
+    ZREP_RETURN_IF_ERROR(validate_snapshot_name(req.fs() + "@" + req.snapshot()));
+  }
+  if (!hooks_.takeover) return make_error(ErrorCode::kInternal, "takeover is not available");
+  auto r = hooks_.takeover(req.fs(), req.snapshot(), session_.peer_name);
+  if (!r) return r.error();
+  peer::TakeoverReply reply;
+  reply.set_result_json(*r);
+  return reply;
+}
+
+void PeerService::note_requester(const peer::DescribeRequest& req, const props::PropMap& p) {
+  // The peer masters its side of our pairing at a higher epoch than ours: it took over.
+  if (!req.requester_is_master() || props::get(p, props::kMaster) != "yes") return;
+  if (props::get(p, props::kDestHost) != session_.peer_name ||
+      props::get(p, props::kDestFs) != req.requester_fs()) {
+    return;
+  }
+  if (req.requester_epoch() > parse_epoch(props::get(p, props::kEpoch)) && hooks_.check_later) {
+    spdlog::warn("peer {} masters {} at epoch {}, above {} here: checking whether to step down",
+                 session_.peer_name, req.requester_fs(), req.requester_epoch(),
+                 props::get(p, props::kEpoch));
+    hooks_.check_later(req.fs());
+  }
 }
 
 }  // namespace zrep

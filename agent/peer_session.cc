@@ -143,8 +143,14 @@ Result<peer::Reply> PeerClient::call(peer::Request& req, std::chrono::millisecon
 }
 
 Result<peer::DescribeReply> PeerClient::describe(const std::string& fs) {
+  peer::DescribeRequest d;
+  d.set_fs(fs);
+  return describe(d);
+}
+
+Result<peer::DescribeReply> PeerClient::describe(const peer::DescribeRequest& d) {
   peer::Request req;
-  req.mutable_describe()->set_fs(fs);
+  *req.mutable_describe() = d;
   auto reply = call(req, timeout_);
   if (!reply) return reply.error();
   if (!reply->has_describe())
@@ -183,6 +189,40 @@ Status PeerClient::clear(const std::string& fs) {
   req.mutable_clear()->set_fs(fs);
   auto reply = call(req, timeout_);
   return reply.status();
+}
+
+Status PeerClient::lock(const std::string& fs, const std::string& operation,
+                        const std::string& token, bool release) {
+  peer::Request req;
+  auto* l = req.mutable_lock();
+  l->set_fs(fs);
+  l->set_operation(operation);
+  l->set_token(token);
+  l->set_release(release);
+  return call(req, timeout_).status();
+}
+
+Result<peer::SwitchReply> PeerClient::switch_step(const peer::SwitchRequest& step) {
+  peer::Request req;
+  *req.mutable_switch_step() = step;
+  auto reply = call(req, timeout_);
+  if (!reply) return reply.error();
+  if (!reply->has_switch_step()) {
+    return make_error(ErrorCode::kProtocol, "peer sent no switch reply");
+  }
+  return reply->switch_step();
+}
+
+Result<peer::TakeoverReply> PeerClient::takeover(const peer::TakeoverRequest& takeover,
+                                                 std::chrono::milliseconds timeout) {
+  peer::Request req;
+  *req.mutable_takeover() = takeover;
+  auto reply = call(req, timeout);
+  if (!reply) return reply.error();
+  if (!reply->has_takeover()) {
+    return make_error(ErrorCode::kProtocol, "peer sent no takeover reply");
+  }
+  return reply->takeover();
 }
 
 Result<peer::ReceiveReply> PeerClient::receive(const peer::ReceiveRequest& receive,

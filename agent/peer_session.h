@@ -67,6 +67,14 @@ class PeerClient {
   const peer::Hello& peer_hello() const { return session_->peer_hello; }
 
   Result<peer::DescribeReply> describe(const std::string& fs);
+  Result<peer::DescribeReply> describe(const peer::DescribeRequest& req);
+  // Takes (or with release, gives back) the lock on fs there for this session.
+  Status lock(const std::string& fs, const std::string& operation, const std::string& token,
+              bool release = false);
+  Result<peer::SwitchReply> switch_step(const peer::SwitchRequest& req);
+  // Asks the master to run a failover to us; waits up to `timeout` for it to finish.
+  Result<peer::TakeoverReply> takeover(const peer::TakeoverRequest& req,
+                                       std::chrono::milliseconds timeout);
   Result<peer::MarkSentReply> mark_sent(const peer::MarkSentRequest& req);
   Result<peer::ExpireReply> expire(const peer::ExpireRequest& req);
   Status clear(const std::string& fs);

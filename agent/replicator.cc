@@ -34,45 +34,55 @@ Status write_abort(FrameChannel& ch, const std::string& why) {
 
 }  // namespace
 
-// Holds the in-process lock on one filesystem for the lifetime of an operation.
-class Replicator::FsLock {
- public:
-  FsLock(Replicator* r, std::string fs) : r_(r), fs_(std::move(fs)) {}
-  FsLock(FsLock&& o) noexcept : r_(std::exchange(o.r_, nullptr)), fs_(std::move(o.fs_)) {}
-  FsLock(const FsLock&) = delete;
-  FsLock& operator=(const FsLock&) = delete;
-  FsLock& operator=(FsLock&&) = delete;
-  ~FsLock() {
-    if (r_ == nullptr) return;
-    std::lock_guard lk(r_->mu_);
-    r_->records_[fs_].running.clear();
-  }
+Replicator::FsLock::~FsLock() {
+  if (r_ == nullptr) return;
+  std::lock_guard lk(r_->mu_);
+  r_->records_[fs_].running.clear();
+}
 
- private:
-  Replicator* r_;
-  std::string fs_;
-};
+Replicator::LockedPeer::~LockedPeer() {
+  if (client) (void)client->lock(fs, "", token, true);
+}
 
 Replicator::Replicator(const Config& config, const Zfs& zfs, TlsContext& tls,
-                       std::string instance_id, SessionRegistry* sessions)
+                       std::string instance_id, LockTable& locks, SessionRegistry* sessions)
     : config_(config),
       zfs_(zfs),
       tls_(tls),
       instance_id_(std::move(instance_id)),
-      sessions_(sessions) {}
+      sessions_(sessions),
+      locks_(locks) {}
 
 Result<Replicator::FsLock> Replicator::lock(const std::string& fs, const std::string& operation) {
+  std::string token = locks_.new_token();
+  ZREP_RETURN_IF_ERROR(locks_.acquire(fs, LockOwner{config_.host, instance_id_, operation, token},
+                                      std::chrono::seconds(0)));
   std::lock_guard lk(mu_);
   FsRecord& rec = records_[fs];
-  if (!rec.running.empty()) {
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - rec.running_since);
-    return make_error(ErrorCode::kConflict,
-                      fs + " is busy: '" + rec.running + "' has been running for " +
-                          std::to_string(secs.count()) + " s; try again when it is done");
-  }
   rec.running = operation;
   rec.running_since = Clock::now();
-  return FsLock(this, fs);
+  return FsLock(this, fs, HeldLock(&locks_, fs, token));
+}
+
+Result<Replicator::LockedPeer> Replicator::connect_locked(const std::string& peer_name,
+                                                          const std::string& remote_fs,
+                                                          const std::string& operation) {
+  auto peer = connect(peer_name);
+  if (!peer) return peer.error();
+  std::string token = instance_id_ + "-" + locks_.new_token();
+  ZREP_RETURN_IF_ERROR((*peer)->lock(remote_fs, operation, token));
+  return LockedPeer(std::move(*peer), remote_fs, token);
+}
+
+Result<peer::DescribeReply> Replicator::describe_pair(PeerClient& peer, const std::string& fs,
+                                                      const props::PropMap& p,
+                                                      const std::string& remote_fs) {
+  peer::DescribeRequest req;
+  req.set_fs(remote_fs);
+  req.set_requester_fs(fs);
+  req.set_requester_epoch(parse_epoch(props::get(p, props::kEpoch)));
+  req.set_requester_is_master(props::get(p, props::kMaster) == "yes");
+  return peer.describe(req);
 }
 
 void Replicator::record_result(const std::string& fs, const Status& status, uint64_t bytes,
@@ -294,7 +304,7 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
                                                 "; it cannot be the source of a new pairing");
   }
 
-  auto peer = connect(cmd.remote_host());
+  auto peer = connect_locked(cmd.remote_host(), cmd.dest_fs(), "init");
   if (!peer) return peer.error();
   auto remote = (*peer)->describe(cmd.dest_fs());
   if (!remote) return remote.error();
@@ -409,10 +419,20 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   if (dest_host.empty() || dest_fs.empty()) {
     return fail(make_error(ErrorCode::kConflict, fs + " has no zrep:dest-host/zrep:dest-fs"));
   }
-  auto peer = connect(dest_host);
+  if (!props::get(*p, props::kSwitch).empty()) {
+    // An interrupted failover: resolve it first; it decides who is master now.
+    check_later(fs);
+    return fail(make_error(ErrorCode::kConflict,
+                           fs + " has an unfinished failover (" + props::get(*p, props::kSwitch) +
+                               "); it is read-only until the agent resolves it with " + dest_host +
+                               " (it retries by itself)"));
+  }
+  auto peer = connect_locked(dest_host, dest_fs, "sync");
   if (!peer) return fail(peer.error());
-  auto remote = (*peer)->describe(dest_fs);
+  auto remote = describe_pair(**peer, fs, *p, dest_fs);
   if (!remote) return fail(remote.error());
+  if (Status fenced = fence_locked(fs, *p, *remote, dest_host); !fenced)
+    return fail(fenced.error());
   if (!remote->exists()) {
     return fail(
         make_error(ErrorCode::kNotFound, dest_fs + " does not exist on " + dest_host +
@@ -466,7 +486,7 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   record_result(fs, Status::ok(), done->raw_bytes(), secs);
   // Retention after a verified sync, on both sides. A failure here does not undo the sync.
-  auto expired = expire_one(fs, peer->get(), done->received_guid());
+  auto expired = expire_one(fs, peer->client.get(), done->received_guid());
   if (!expired)
     spdlog::warn("{}: retention after the sync failed: {}", fs, expired.error().message);
   spdlog::info("sync {} -> {}:{}: {} from {} ({} bytes, {:.3f} s, GUID verified)", fs, dest_host,
@@ -528,15 +548,16 @@ Result<json> Replicator::expire(const control::ExpireCommand& cmd) {
   for (const auto& [fs, p] : *managed) {
     auto held = lock(fs, "expire");
     if (!held) return held.error();
-    std::unique_ptr<PeerClient> peer;
+    std::optional<LockedPeer> peer;
     if (props::get(p, props::kMaster) == "yes") {
-      auto connected = connect(props::get(p, props::kDestHost));
+      auto connected =
+          connect_locked(props::get(p, props::kDestHost), props::get(p, props::kDestFs), "expire");
       if (!connected) {
         return Status(connected.error()).with_context("expire " + fs + " on the destination");
       }
-      peer = std::move(*connected);
+      peer.emplace(std::move(*connected));
     }
-    auto r = expire_one(fs, peer.get(), 0);
+    auto r = expire_one(fs, peer ? peer->client.get() : nullptr, 0);
     if (!r) return Status(r.error()).with_context("expire " + fs);
     results.push_back(*r);
   }
@@ -629,7 +650,7 @@ Result<json> Replicator::changedest(const control::ChangeDestCommand& cmd) {
   }
   auto held = lock(fs, "changedest");
   if (!held) return held.error();
-  auto peer = connect(cmd.remote_host());
+  auto peer = connect_locked(cmd.remote_host(), cmd.dest_fs(), "changedest");
   if (!peer) return peer.error();
   auto remote = (*peer)->describe(cmd.dest_fs());
   if (!remote) return remote.error();
@@ -773,6 +794,21 @@ Result<json> Replicator::status(const control::StatusCommand& cmd) {
       }
     } else {
       e["error"] = snaps.error().message;
+    }
+    if (auto h = locks_.holder(name)) {
+      e["lock"] = json{{"host", h->owner.host},
+                       {"agent", h->owner.instance},
+                       {"operation", h->owner.operation},
+                       {"since", to_unix(h->since)},
+                       {"text", describe_holder(name, config_.host, *h)}};
+    }
+    if (!props::get(p, props::kFenced).empty()) {
+      e["role"] = "demoted";
+      e["fenced"] = props::get(p, props::kFenced);
+    }
+    if (!props::get(p, props::kSwitch).empty()) e["switch"] = props::get(p, props::kSwitch);
+    if (!props::get(p, props::kTakeover).empty()) {
+      e["forced_takeover"] = props::get(p, props::kTakeover);
     }
     std::lock_guard lk(mu_);
     if (auto it = records_.find(name); it != records_.end()) {

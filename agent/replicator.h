@@ -11,11 +11,14 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "agent/config.h"
+#include "agent/lock_table.h"
 #include "agent/peer_session.h"
+#include "agent/role_switch.h"
 #include "agent/sync_plan.h"
 #include "agent/zfs.h"
 #include "agent/zrep_props.h"
@@ -44,7 +47,7 @@ class Replicator {
  public:
   // `sessions` (optional): the daemon's registry, so a stop interrupts outgoing transfers too.
   Replicator(const Config& config, const Zfs& zfs, TlsContext& tls, std::string instance_id,
-             SessionRegistry* sessions = nullptr);
+             LockTable& locks, SessionRegistry* sessions = nullptr);
 
   Result<nlohmann::json> init(const control::InitCommand& cmd, const ProgressSink& progress);
   Result<nlohmann::json> sync(const control::SyncCommand& cmd, const ProgressSink& progress);
@@ -53,6 +56,21 @@ class Replicator {
   Result<nlohmann::json> expire(const control::ExpireCommand& cmd);
   Result<nlohmann::json> clear(const control::ClearCommand& cmd);
   Result<nlohmann::json> changedest(const control::ChangeDestCommand& cmd);
+  // Failover, takeover and resync (agent/failover.cc; the state machine is agent/FAILOVER.md).
+  Result<nlohmann::json> failover(const control::FailoverCommand& cmd,
+                                  const ProgressSink& progress);
+  Result<nlohmann::json> takeover(const control::TakeoverCommand& cmd,
+                                  const ProgressSink& progress);
+  Result<nlohmann::json> resync(const control::ResyncCommand& cmd);
+  // A planned failover of fs (mastered here) that its standby `requester` asked for.
+  Result<nlohmann::json> failover_for_peer(const std::string& fs, const std::string& snapshot,
+                                           const std::string& requester);
+  // Recovery and fencing. check_later() queues fs for the next sweep; sweep() resolves
+  // unfinished switches and checks mastered filesystems against their peers (all of them
+  // when `everything`, as at startup; otherwise the queued ones). True when something is
+  // still unresolved (a peer did not answer).
+  void check_later(const std::string& fs);
+  bool sweep(bool everything);
 
   // The pairing a destination records, from the source's properties.
   peer::Pairing make_pairing(const std::string& fs, const std::string& dest_host,
@@ -70,8 +88,56 @@ class Replicator {
                      int failures);
 
  private:
-  class FsLock;
+  // Holds this daemon's lock on one filesystem for the lifetime of an operation.
+  class FsLock {
+   public:
+    FsLock(Replicator* r, std::string fs, HeldLock held)
+        : r_(r), fs_(std::move(fs)), held_(std::move(held)) {}
+    FsLock(FsLock&& o) noexcept
+        : r_(std::exchange(o.r_, nullptr)), fs_(std::move(o.fs_)), held_(std::move(o.held_)) {}
+    FsLock(const FsLock&) = delete;
+    FsLock& operator=(const FsLock&) = delete;
+    FsLock& operator=(FsLock&&) = delete;
+    ~FsLock();
+
+   private:
+    Replicator* r_;
+    std::string fs_;
+    HeldLock held_;
+  };
+  // A connection to a peer holding its lock on its side of a pairing, released at the end.
+  struct LockedPeer {
+    std::unique_ptr<PeerClient> client;
+    std::string fs, token;
+    LockedPeer(std::unique_ptr<PeerClient> c, std::string f, std::string t)
+        : client(std::move(c)), fs(std::move(f)), token(std::move(t)) {}
+    LockedPeer(LockedPeer&&) noexcept = default;
+    LockedPeer& operator=(LockedPeer&&) = delete;
+    LockedPeer(const LockedPeer&) = delete;
+    LockedPeer& operator=(const LockedPeer&) = delete;
+    ~LockedPeer();
+    PeerClient& operator*() { return *client; }
+    PeerClient* operator->() { return client.get(); }
+  };
   Result<FsLock> lock(const std::string& fs, const std::string& operation);
+  // Connects to the peer and takes its lock on `remote_fs` for `operation`; released when the
+  // returned LockedPeer ends, or the session does.
+  Result<LockedPeer> connect_locked(const std::string& peer_name, const std::string& remote_fs,
+                                    const std::string& operation);
+  // Asks the peer about its side of fs's pairing, telling it ours (for fencing).
+  Result<peer::DescribeReply> describe_pair(PeerClient& peer, const std::string& fs,
+                                            const props::PropMap& p, const std::string& remote_fs);
+  // On the standby: asks the master to run a planned failover to this host.
+  Result<nlohmann::json> ask_master(const std::string& fs, const props::PropMap& p,
+                                    const std::string& snapshot);
+  Result<nlohmann::json> run_failover(const std::string& fs, const std::string& snapshot,
+                                      const ProgressSink& progress);
+  // With fs's lock held: resolves its unfinished switch. Returns what was done, for messages.
+  Result<std::string> recover_locked(const std::string& fs, PeerClient* peer);
+  // With fs's lock held, fs mastered here: compares epochs with the peer's side. Demotes fs
+  // when the peer took over; an error when this host must not send.
+  Status fence_locked(const std::string& fs, const props::PropMap& p,
+                      const peer::DescribeReply& remote, const std::string& peer_host);
   Result<std::unique_ptr<PeerClient>> connect(const std::string& peer_name);
   Result<nlohmann::json> sync_one(const std::string& fs, const ProgressSink& progress);
   // Sends `snapshot` (incremental from `base` when given) to the peer and verifies it there.
@@ -104,8 +170,11 @@ class Replicator {
   std::string instance_id_;
   SessionRegistry* sessions_;
 
+  LockTable& locks_;
+
   std::mutex mu_;
   std::map<std::string, FsRecord> records_;  // guarded by mu_
+  std::set<std::string> pending_;            // guarded by mu_: for the next sweep
 };
 
 }  // namespace zrep

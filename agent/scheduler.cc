@@ -9,6 +9,8 @@ namespace {
 
 // How often the list of mastered filesystems is read again (a new init, a clear).
 constexpr std::chrono::seconds kRefreshEvery{30};
+// How often queued recovery and fencing work is looked at.
+constexpr std::chrono::seconds kSweepEvery{3};
 
 }  // namespace
 
@@ -26,9 +28,6 @@ Scheduler::Scheduler(const Config& config, Replicator& replicator, SessionRegist
 Scheduler::~Scheduler() { stop(); }
 
 void Scheduler::start() {
-  bool any = config_.schedule.interval.count() > 0;
-  for (const auto& f : config_.filesystems) any = any || (f.interval && f.interval->count() > 0);
-  if (!any) return;
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -41,10 +40,27 @@ void Scheduler::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Scheduler::sweep(Clock::time_point now) {
+  // Recovery of interrupted failovers and fencing checks: everything once at start, then what
+  // was queued. On its own thread: it may wait for a peer.
+  if (sweeping_ || now < next_sweep_) return;
+  sweeping_ = true;
+  const bool everything = !swept_once_;
+  swept_once_ = true;
+  next_sweep_ = now + kSweepEvery;
+  bool started = sessions_.spawn([this, everything] {
+    replicator_.sweep(everything);
+    std::lock_guard lk(mu_);
+    sweeping_ = false;
+  });
+  if (!started) sweeping_ = false;
+}
+
 void Scheduler::loop() {
   std::unique_lock lk(mu_);
   while (!stopping_) {
     auto now = Clock::now();
+    sweep(now);
     if (now >= next_refresh_) {
       lk.unlock();
       refresh(now);

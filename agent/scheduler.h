@@ -33,8 +33,10 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  void start();  // no-op when no filesystem has an interval
-  void stop();   // returns once the loop ended (runs in flight end with the sessions)
+  // Starts the loop: scheduled syncs (when any filesystem has an interval), and recovery of
+  // interrupted failovers and fencing checks (always; see Replicator::sweep).
+  void start();
+  void stop();  // returns once the loop ended (runs in flight end with the sessions)
 
  private:
   using Clock = std::chrono::system_clock;
@@ -47,6 +49,7 @@ class Scheduler {
   };
 
   void loop();
+  void sweep(Clock::time_point now);  // with mu_ held
   void refresh(Clock::time_point now);
   void run_due(Clock::time_point now);
   void finished(const std::string& fs, const Status& result);
@@ -59,6 +62,9 @@ class Scheduler {
   bool stopping_ = false;
   std::map<std::string, Entry> entries_;  // guarded by mu_
   Clock::time_point next_refresh_{};
+  Clock::time_point next_sweep_{};
+  bool sweeping_ = false;    // guarded by mu_
+  bool swept_once_ = false;  // guarded by mu_
   std::thread thread_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 
 #include "agent/zfs_names.h"
 #include "agent/zfs_parse.h"
+#include "agent/zrep_props.h"
 
 namespace zrep {
 namespace {
@@ -255,6 +257,42 @@ Status Zfs::create_filesystem(const std::string& fs, bool parents) const {
   return Status::ok();
 }
 
+Status Zfs::clone(const std::string& snapshot, const std::string& target) const {
+  ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(target));
+  auto out = zfs({"clone", snapshot, target});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot clone " + snapshot + " as " + target);
+  return Status::ok();
+}
+
+Status Zfs::promote(const std::string& fs) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  auto out = zfs({"promote", fs});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot promote " + fs);
+  return Status::ok();
+}
+
+Result<uint64_t> Zfs::stream_size(const std::string& from, const std::string& to) const {
+  SendSpec spec;
+  spec.snapshot = to;
+  spec.from = from;
+  spec.intermediates = false;
+  auto child = start_send(spec);
+  if (!child) return child.error();
+  uint64_t total = 0;
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    ssize_t n = ::read(child->stdout_fd(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    total += static_cast<uint64_t>(n);
+  }
+  ZREP_RETURN_IF_ERROR(finish(*child, "zfs send -i " + from + " " + to, options_.destroy_timeout));
+  return total;
+}
+
 Result<uint64_t> Zfs::available_bytes(const std::string& dataset) const {
   auto props = get_props(dataset, {"available"});
   if (!props) return props.error();
@@ -331,10 +369,7 @@ Status Zfs::finish(Child& child, const std::string& what, milliseconds timeout) 
 }
 
 Status clear_zrep_properties(const Zfs& zfs, const std::string& fs) {
-  for (const char* p : {"zrep:src-fs", "zrep:src-host", "zrep:dest-fs", "zrep:dest-host",
-                        "zrep:master", "zrep:savecount", "zrep:epoch"}) {
-    ZREP_RETURN_IF_ERROR(zfs.inherit_prop(fs, p));
-  }
+  for (const auto& p : props::pairing_props()) ZREP_RETURN_IF_ERROR(zfs.inherit_prop(fs, p));
   auto snaps = zfs.list_snapshots(fs);
   if (!snaps) return snaps.status();
   for (const auto& s : *snaps) {

@@ -91,6 +91,11 @@ class Zfs {
   // Renames a filesystem (same pool, same parent or another existing one).
   Status rename_filesystem(const std::string& from, const std::string& to) const;
   Result<uint64_t> available_bytes(const std::string& dataset) const;
+  Status clone(const std::string& snapshot, const std::string& target) const;
+  Status promote(const std::string& fs) const;
+  // The size of the incremental stream from `from` to `to` (both snapshots of one filesystem):
+  // what was written between them. Reads the whole stream (zfs-fuse has no `written@`).
+  Result<uint64_t> stream_size(const std::string& from, const std::string& to) const;
   // Filesystems (not snapshots) on which any of `props` is set locally: name -> {prop: value}.
   Result<std::map<std::string, std::map<std::string, std::string>>> find_local_props(
       const std::vector<std::string>& props) const;

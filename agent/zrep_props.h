@@ -18,20 +18,25 @@ inline constexpr const char* kMaster = "zrep:master";  // "yes" on the master's 
 inline constexpr const char* kSavecount = "zrep:savecount";
 inline constexpr const char* kSent = "zrep:sent";  // on snapshots: unix time it reached the peer
 inline constexpr const char* kEpoch = "zrep:epoch";
+inline constexpr const char* kSwitch = "zrep:switch";      // journal of a role switch in progress
+inline constexpr const char* kFenced = "zrep:fenced";      // demoted: the peer took over
+inline constexpr const char* kTakeover = "zrep:takeover";  // record of a forced takeover
 inline constexpr const char* kReadonly = "readonly";
 
 inline constexpr uint32_t kDefaultSavecount = 5;
 
 // Every property a filesystem's replication state is read from.
 inline std::vector<std::string> filesystem_props() {
-  return {kSrcFs, kSrcHost, kDestFs, kDestHost, kMaster, kSavecount, kEpoch, kReadonly};
+  return {kSrcFs, kSrcHost, kDestFs, kDestHost, kMaster,  kSavecount,
+          kEpoch, kSwitch,  kFenced, kTakeover, kReadonly};
 }
 
 using PropMap = std::map<std::string, std::string>;
 
 // The properties `clear` removes from a filesystem (zrep:sent is removed from its snapshots).
 inline std::vector<std::string> pairing_props() {
-  return {kSrcFs, kSrcHost, kDestFs, kDestHost, kMaster, kSavecount, kEpoch};
+  return {kSrcFs,     kSrcHost, kDestFs, kDestHost, kMaster,
+          kSavecount, kEpoch,   kSwitch, kFenced,   kTakeover};
 }
 
 inline std::string get(const PropMap& m, const std::string& key) {

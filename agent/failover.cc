@@ -1,0 +1,776 @@
+// Failover, takeover, resync, crash recovery and fencing. The decisions are pure functions
+// (agent/role_switch.h); this file carries them out on ZFS and over the peer protocol.
+// agent/FAILOVER.md describes the state machine.
+#include "agent/failover.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <utility>
+
+#include "agent/fault.h"
+#include "agent/peer_service.h"
+#include "agent/replicator.h"
+#include "agent/sync_plan.h"
+#include "agent/zfs_names.h"
+#include "agent/zrep_props.h"
+
+namespace zrep {
+namespace {
+
+using nlohmann::json;
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status set_props(const Zfs& zfs, const std::string& fs,
+                 std::initializer_list<std::pair<const char*, std::string>> values) {
+  for (const auto& [k, v] : values) ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, k, v));
+  return Status::ok();
+}
+
+const SnapshotInfo* find_guid(const std::vector<SnapshotInfo>& snaps, uint64_t guid) {
+  for (const auto& s : snaps) {
+    if (s.guid == guid) return &s;
+  }
+  return nullptr;
+}
+
+// The newest snapshot of `mine` whose GUID `theirs` holds too.
+const SnapshotInfo* newest_common(const std::vector<SnapshotInfo>& mine,
+                                  const std::vector<SnapshotInfo>& theirs) {
+  const SnapshotInfo* found = nullptr;
+  for (const auto& s : mine) {
+    if (find_guid(theirs, s.guid) != nullptr) found = &s;
+  }
+  return found;
+}
+
+// Snapshots of fs after `base`, and the ones among them that zrep did not make.
+struct After {
+  std::vector<const SnapshotInfo*> all, foreign;
+};
+After snapshots_after(const std::vector<SnapshotInfo>& snaps, const SnapshotInfo& base) {
+  After a;
+  for (const auto& s : snaps) {
+    if (s.createtxg <= base.createtxg) continue;
+    a.all.push_back(&s);
+    if (!parse_zrep_snap(snap_part_of(s.name))) a.foreign.push_back(&s);
+  }
+  return a;
+}
+
+std::string names_of(const std::vector<const SnapshotInfo*>& snaps) {
+  std::string out;
+  for (const auto* s : snaps) out += (out.empty() ? "" : ", ") + s->name;
+  return out;
+}
+
+// Rolls fs back to `base` when zrep snapshots were made after it; refuses to destroy
+// snapshots zrep did not make.
+Status roll_back_to_base(const Zfs& zfs, const std::string& fs, uint64_t base_guid,
+                         const std::string& where) {
+  auto snaps = zfs.list_snapshots(fs);
+  if (!snaps) return snaps.status();
+  const SnapshotInfo* base = find_guid(*snaps, base_guid);
+  if (base == nullptr) {
+    return make_error(ErrorCode::kNotFound, "the switch's base snapshot (GUID " +
+                                                std::to_string(base_guid) + ") is not on " + where +
+                                                ":" + fs);
+  }
+  After after = snapshots_after(*snaps, *base);
+  if (!after.foreign.empty()) {
+    return make_error(ErrorCode::kConflict,
+                      fs + " on " + where + " has snapshots after " + base->name +
+                          " that zrep did not make (" + names_of(after.foreign) +
+                          "); the switch would destroy them. Move or destroy them first");
+  }
+  if (after.all.empty()) return Status::ok();
+  spdlog::info("{}: rolling back to {} (destroys {})", fs, base->name, names_of(after.all));
+  return zfs.rollback(base->name, true);
+}
+
+std::string fenced_text(const props::PropMap& p) { return props::get(p, props::kFenced); }
+
+}  // namespace
+
+// ---- the ZFS steps both hosts run ----
+
+void clean_old_direction(const Zfs& zfs, const std::string& fs, uint64_t base_guid) {
+  auto snaps = zfs.list_snapshots(fs);
+  if (!snaps) {
+    spdlog::warn("{}: cannot list snapshots to clean up after the switch: {}", fs,
+                 snaps.error().message);
+    return;
+  }
+  const SnapshotInfo* base = find_guid(*snaps, base_guid);
+  if (base == nullptr) return;
+  for (const auto& s : *snaps) {
+    if (s.createtxg >= base->createtxg || !parse_zrep_snap(snap_part_of(s.name))) continue;
+    if (Status st = zfs.destroy_snapshot(s.name); !st) {
+      spdlog::warn("{}: could not destroy {} of the old direction: {}", fs, s.name, st.message());
+    }
+  }
+}
+
+Status finish_new_master(const Zfs& zfs, const SwitchJournal& j) {
+  ZREP_RETURN_IF_ERROR(set_props(zfs, j.new_fs,
+                                 {{props::kEpoch, std::to_string(j.epoch)},
+                                  {props::kSrcFs, j.new_fs},
+                                  {props::kSrcHost, j.new_host},
+                                  {props::kDestFs, j.old_fs},
+                                  {props::kDestHost, j.old_host},
+                                  {props::kMaster, "yes"}}));
+  clean_old_direction(zfs, j.new_fs, j.base_guid);
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(j.new_fs, props::kReadonly, "off"));
+  return zfs.inherit_prop(j.new_fs, props::kSwitch);
+}
+
+Status commit_new_master(const Zfs& zfs, const SwitchJournal& j) {
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(j.new_fs, props::kEpoch, std::to_string(j.epoch)));
+  fault_point("standby-committed");
+  return finish_new_master(zfs, j);
+}
+
+Status finish_old_master(const Zfs& zfs, const SwitchJournal& j) {
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(j.old_fs, props::kReadonly, "on"));
+  ZREP_RETURN_IF_ERROR(zfs.inherit_prop(j.old_fs, props::kMaster));
+  ZREP_RETURN_IF_ERROR(set_props(zfs, j.old_fs,
+                                 {{props::kSrcFs, j.new_fs},
+                                  {props::kSrcHost, j.new_host},
+                                  {props::kDestFs, j.old_fs},
+                                  {props::kDestHost, j.old_host},
+                                  {props::kEpoch, std::to_string(j.epoch)}}));
+  ZREP_RETURN_IF_ERROR(roll_back_to_base(zfs, j.old_fs, j.base_guid, j.old_host));
+  clean_old_direction(zfs, j.old_fs, j.base_guid);
+  return zfs.inherit_prop(j.old_fs, props::kSwitch);
+}
+
+Result<peer::SwitchReply> standby_switch_step(const Config& config, const Zfs& zfs,
+                                              const std::string& peer,
+                                              const peer::SwitchRequest& req) {
+  const std::string& fs = req.fs();
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  auto j = parse_journal(req.journal());
+  if (!j) return j.error();
+  if (j->new_host != config.host || j->new_fs != fs || j->old_host != peer) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      "switch journal from " + peer + " does not name " + config.host + ":" + fs +
+                          " as the new master and " + peer + " as the old one");
+  }
+  auto p = zfs.get_props(fs, props::filesystem_props());
+  if (!p) return p.error();
+  const std::string recorded = props::get(*p, props::kSwitch);
+  const uint64_t epoch = parse_epoch(props::get(*p, props::kEpoch));
+  const bool master = props::get(*p, props::kMaster) == "yes";
+  peer::SwitchReply reply;
+  switch (req.step()) {
+    case peer::SwitchRequest::PREPARE: {
+      if (master) {
+        return make_error(ErrorCode::kConflict, fs + " is a master on " + config.host);
+      }
+      if (props::get(*p, props::kSrcHost) != peer || props::get(*p, props::kSrcFs) != j->old_fs) {
+        return make_error(
+            ErrorCode::kPermissionDenied,
+            fs + " on " + config.host + " is not the replica of " + peer + ":" + j->old_fs);
+      }
+      if (!fenced_text(*p).empty()) {
+        return make_error(ErrorCode::kConflict, fs + " on " + config.host + " is demoted (" +
+                                                    fenced_text(*p) + "); resync it first");
+      }
+      if (j->base_guid == 0) {
+        return make_error(ErrorCode::kInvalidArgument, "switch journal without a base snapshot");
+      }
+      if (!recorded.empty() && recorded != req.journal()) {
+        return make_error(ErrorCode::kConflict, fs + " on " + config.host +
+                                                    " already records another switch: " + recorded);
+      }
+      if (epoch + 1 != j->epoch) {
+        return make_error(ErrorCode::kConflict,
+                          fs + " on " + config.host + " is at epoch " + std::to_string(epoch) +
+                              "; the switch expects " + std::to_string(j->epoch - 1));
+      }
+      ZREP_RETURN_IF_ERROR(roll_back_to_base(zfs, fs, j->base_guid, config.host));
+      ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kSwitch, req.journal()));
+      spdlog::info("peer {}: prepared the switch of {} ({})", peer, fs, req.journal());
+      fault_point("standby-prepared");
+      reply.set_epoch(epoch);
+      return reply;
+    }
+    case peer::SwitchRequest::COMMIT: {
+      if (recorded.empty() && master && epoch >= j->epoch) {
+        reply.set_epoch(epoch);  // done already (a repeated commit)
+        return reply;
+      }
+      if (recorded != req.journal()) {
+        return make_error(ErrorCode::kConflict,
+                          "no such switch is prepared for " + fs + " on " + config.host);
+      }
+      Status s = epoch >= j->epoch ? finish_new_master(zfs, *j) : commit_new_master(zfs, *j);
+      ZREP_RETURN_IF_ERROR(s);
+      spdlog::info("peer {}: {} is now the master here, epoch {}", peer, fs, j->epoch);
+      fault_point("standby-promoted");
+      reply.set_epoch(j->epoch);
+      return reply;
+    }
+    case peer::SwitchRequest::ABORT: {
+      if (!recorded.empty() && recorded != req.journal()) {
+        return make_error(ErrorCode::kConflict,
+                          fs + " on " + config.host + " records another switch: " + recorded);
+      }
+      if (epoch >= j->epoch) {
+        return make_error(ErrorCode::kConflict, "the switch of " + fs + " committed on " +
+                                                    config.host + " already; it cannot be undone");
+      }
+      if (!recorded.empty()) ZREP_RETURN_IF_ERROR(zfs.inherit_prop(fs, props::kSwitch));
+      spdlog::info("peer {}: the switch of {} was abandoned; {} stays the destination", peer, fs,
+                   fs);
+      reply.set_epoch(epoch);
+      return reply;
+    }
+    default:
+      return make_error(ErrorCode::kProtocol, "unknown switch step");
+  }
+}
+
+// ---- Replicator: the commands ----
+
+Result<json> Replicator::failover(const control::FailoverCommand& cmd,
+                                  const ProgressSink& progress) {
+  const std::string& fs = cmd.fs();
+  auto managed = managed_filesystems({fs});
+  if (!managed) return managed.error();
+  const auto& p = managed->at(fs);
+  if (props::get(p, props::kMaster) == "yes") return run_failover(fs, cmd.snapshot(), progress);
+  // On the standby: the master coordinates every switch; ask it.
+  return ask_master(fs, p, cmd.snapshot());
+}
+
+Result<json> Replicator::ask_master(const std::string& fs, const props::PropMap& p,
+                                    const std::string& snapshot) {
+  const std::string master_host = props::get(p, props::kSrcHost);
+  auto peer = connect(master_host);
+  if (!peer) {
+    return Status(peer.error())
+        .with_context("a planned failover of " + fs + " needs its master " + master_host +
+                      " (when it is down for good, 'takeover --force' promotes this copy)");
+  }
+  peer::TakeoverRequest req;
+  req.set_fs(props::get(p, props::kSrcFs));
+  req.set_snapshot(snapshot);
+  auto reply = (*peer)->takeover(req, std::chrono::hours(24));
+  if (!reply) return reply.error();
+  auto parsed = json::parse(reply->result_json(), nullptr, false);
+  if (parsed.is_discarded()) return make_error(ErrorCode::kProtocol, "bad takeover reply");
+  return parsed;
+}
+
+Result<json> Replicator::takeover(const control::TakeoverCommand& cmd,
+                                  const ProgressSink& progress) {
+  const std::string& fs = cmd.fs();
+  auto managed = managed_filesystems({fs});
+  if (!managed) return managed.error();
+  const auto p = managed->at(fs);
+  if (props::get(p, props::kMaster) == "yes") {
+    return make_error(ErrorCode::kConflict,
+                      fs + " is already the master on " + config_.host +
+                          "; takeover runs on the standby (use 'failover' to hand the role over)");
+  }
+  const std::string master_host = props::get(p, props::kSrcHost);
+  const std::string master_fs = props::get(p, props::kSrcFs);
+  (void)progress;
+  if (!cmd.force()) return ask_master(fs, p, "");
+
+  // Forced: the master is gone. Promote the last received snapshot here, one epoch up.
+  auto held = lock(fs, "takeover");
+  if (!held) return held.error();
+  if (auto probe = connect(master_host); probe) {
+    return make_error(ErrorCode::kConflict,
+                      master_host +
+                          " answers: a forced takeover would throw away what it has not "
+                          "sent yet. Run 'zrep-agent takeover " +
+                          fs + "' (a planned failover) instead, or stop its agent first");
+  }
+  auto fresh = zfs_.get_props(fs, props::filesystem_props());
+  if (!fresh) return fresh.error();
+  uint64_t epoch = std::max<uint64_t>(1, parse_epoch(props::get(*fresh, props::kEpoch)));
+  if (!props::get(*fresh, props::kSwitch).empty()) {
+    // A planned switch stopped half-way: a committed one is finished, an uncommitted one is
+    // superseded by this takeover.
+    auto j = parse_journal(props::get(*fresh, props::kSwitch));
+    if (j && j->new_host == config_.host && epoch >= j->epoch) {
+      ZREP_RETURN_IF_ERROR(finish_new_master(zfs_, *j));
+      return json{{"fs", fs}, {"master", config_.host}, {"epoch", epoch}, {"forced", false}};
+    }
+    ZREP_RETURN_IF_ERROR(zfs_.inherit_prop(fs, props::kSwitch));
+  }
+  auto snaps = zfs_.list_snapshots(fs);
+  if (!snaps) return snaps.error();
+  if (snaps->empty()) {
+    return make_error(ErrorCode::kNotFound, fs + " has no snapshot to take over at");
+  }
+  const SnapshotInfo& last = snaps->back();
+  ZREP_RETURN_IF_ERROR(zfs_.rollback(last.name, false));
+  const uint64_t next = epoch + 1;
+  const int64_t now = unix_now();
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kEpoch, std::to_string(next)));
+  fault_point("forced-committed");
+  ZREP_RETURN_IF_ERROR(set_props(
+      zfs_, fs,
+      {{props::kSrcFs, fs},
+       {props::kSrcHost, config_.host},
+       {props::kDestFs, master_fs},
+       {props::kDestHost, master_host},
+       {props::kMaster, "yes"},
+       {props::kTakeover, "forced at=" + std::to_string(now) + " epoch=" + std::to_string(next) +
+                              " old=" + master_host + ":" + master_fs + " at " + last.name}}));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kReadonly, "off"));
+  spdlog::warn(
+      "FORCED TAKEOVER: {} is the master on {} at epoch {}, from {} (last received); "
+      "{} will demote itself when it comes back",
+      fs, config_.host, next, last.name, master_host);
+  return json{{"fs", fs},       {"master", config_.host}, {"epoch", next},
+              {"forced", true}, {"snapshot", last.name},  {"old_master", master_host}};
+}
+
+Result<json> Replicator::failover_for_peer(const std::string& fs, const std::string& snapshot,
+                                           const std::string& requester) {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  auto p = zfs_.get_props(fs, props::filesystem_props());
+  if (!p) return p.error();
+  if (props::get(*p, props::kMaster) != "yes") {
+    return make_error(ErrorCode::kConflict,
+                      fs + " is not the master on " + config_.host + "; nothing to take over");
+  }
+  if (props::get(*p, props::kDestHost) != requester) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      fs + " on " + config_.host + " replicates to '" +
+                          props::get(*p, props::kDestHost) + "', not to '" + requester + "'");
+  }
+  spdlog::info("{} asks for a planned failover of {}", requester, fs);
+  return run_failover(fs, snapshot, {});
+}
+
+Result<json> Replicator::run_failover(const std::string& fs, const std::string& snapshot,
+                                      const ProgressSink& progress) {
+  auto held = lock(fs, "failover");
+  if (!held) return held.error();
+  auto started = std::chrono::steady_clock::now();
+  auto p = zfs_.get_props(fs, props::filesystem_props());
+  if (!p) return p.error();
+  if (props::get(*p, props::kMaster) != "yes") {
+    return make_error(ErrorCode::kConflict, fs + " is not the master on " + config_.host);
+  }
+  if (!props::get(*p, props::kSwitch).empty()) {
+    auto r = recover_locked(fs, nullptr);
+    return make_error(ErrorCode::kConflict, fs + " had an unfinished failover; recovery: " +
+                                                (r ? *r : r.error().message) +
+                                                ". Run the failover again if still wanted");
+  }
+  const std::string dest_host = props::get(*p, props::kDestHost);
+  const std::string dest_fs = props::get(*p, props::kDestFs);
+  const uint64_t epoch = std::max<uint64_t>(1, parse_epoch(props::get(*p, props::kEpoch)));
+
+  auto peer = connect_locked(dest_host, dest_fs, "failover");
+  if (!peer) return Status(peer.error()).with_context("failover of " + fs);
+  auto remote = describe_pair(**peer, fs, *p, dest_fs);
+  if (!remote) return remote.error();
+  if (!remote->exists()) {
+    return make_error(ErrorCode::kNotFound, dest_fs + " does not exist on " + dest_host);
+  }
+  ZREP_RETURN_IF_ERROR(fence_locked(fs, *p, *remote, dest_host));
+  props::PropMap rp(remote->props().begin(), remote->props().end());
+  if (props::get(rp, props::kSrcHost) != config_.host || props::get(rp, props::kSrcFs) != fs ||
+      props::get(rp, props::kMaster) == "yes") {
+    return make_error(ErrorCode::kConflict, dest_fs + " on " + dest_host +
+                                                " is not the standby of " + config_.host + ":" +
+                                                fs + "; nothing was changed");
+  }
+  if (!props::get(rp, props::kSwitch).empty()) {
+    return make_error(ErrorCode::kConflict,
+                      dest_fs + " on " + dest_host + " records an unfinished switch (" +
+                          props::get(rp, props::kSwitch) +
+                          "); its agent resolves it by itself. Try again in a few seconds");
+  }
+  if (parse_epoch(props::get(rp, props::kEpoch)) != epoch &&
+      !props::get(rp, props::kEpoch).empty()) {
+    return make_error(ErrorCode::kConflict, dest_fs + " on " + dest_host + " is at epoch " +
+                                                props::get(rp, props::kEpoch) + ", " + fs +
+                                                " here at " + std::to_string(epoch));
+  }
+  auto local = zfs_.list_snapshots(fs);
+  if (!local) return local.error();
+  auto there = from_wire(dest_fs, remote->snapshots());
+
+  SwitchJournal j{epoch + 1, config_.host, fs, dest_host, dest_fs, 0};
+  std::string at;
+  if (!snapshot.empty()) {
+    at = fs + "@" + snapshot;
+    ZREP_RETURN_IF_ERROR(validate_snapshot_name(at));
+    auto mine = std::find_if(local->begin(), local->end(),
+                             [&](const SnapshotInfo& s) { return s.name == at; });
+    if (mine == local->end()) {
+      return make_error(ErrorCode::kNotFound,
+                        at + " does not exist on " + config_.host + "; nothing was changed");
+    }
+    const SnapshotInfo* theirs = find_guid(there, mine->guid);
+    if (theirs == nullptr) {
+      return make_error(ErrorCode::kNotFound,
+                        dest_host + ":" + dest_fs + " has no snapshot with the GUID of " + at +
+                            "; a failover at a snapshot needs it on both sides. Nothing was "
+                            "changed");
+    }
+    const std::pair<const std::vector<SnapshotInfo>*, std::string> sides[] = {
+        {&*local, config_.host}, {&there, dest_host}};
+    for (const auto& [snaps, host] : sides) {
+      const SnapshotInfo* base = find_guid(*snaps, mine->guid);
+      After after = snapshots_after(*snaps, *base);
+      if (!after.foreign.empty()) {
+        return make_error(ErrorCode::kConflict,
+                          "on " + host + ", snapshots zrep did not make come after " + snapshot +
+                              " (" + names_of(after.foreign) +
+                              "); failover at it would destroy them. Nothing was changed");
+      }
+    }
+    j.base_guid = mine->guid;
+  }
+
+  // Fence the master. The journal goes first, so recovery sees any crash after it.
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kSwitch, format_journal(j)));
+  fault_point("journal");
+  auto undo = [&](const Error& e) -> Error {
+    spdlog::error("failover of {} failed: {}", fs, e.message);
+    auto r = recover_locked(fs, peer->client.get());
+    record_result(fs, e, 0, 0);
+    return make_error(e.code, "failover of " + fs + " failed: " + e.message +
+                                  ". Recovery: " + (r ? *r : r.error().message));
+  };
+  if (Status s = zfs_.set_prop(fs, props::kReadonly, "on"); !s) return undo(s.error());
+  fault_point("fenced");
+  spdlog::info("failover {} -> {}:{}: {} is read-only now", fs, dest_host, dest_fs, fs);
+
+  uint64_t bytes = 0;
+  std::string final_snap = at;
+  if (at.empty()) {
+    auto plan = plan_sync(*local, there, fs, dest_host + ":" + dest_fs);
+    if (!plan) return undo(plan.error());
+    const std::string snap = fs + "@" + format_zrep_snap(plan->next_seq);
+    if (Status s = zfs_.snapshot(snap); !s) return undo(s.error());
+    peer::ReceiveRequest req;
+    req.set_dest_fs(dest_fs);
+    auto done = send_snapshot(**peer, snap, &plan->base, req, progress);
+    if (!done) return undo(done.error());
+    if (Status s = zfs_.set_prop(snap, props::kSent, std::to_string(unix_now())); !s) {
+      return undo(s.error());
+    }
+    j.base_guid = done->received_guid();
+    bytes = done->raw_bytes();
+    final_snap = snap;
+  } else if (Status s = roll_back_to_base(zfs_, fs, j.base_guid, config_.host); !s) {
+    return undo(s.error());
+  }
+  fault_point("final-sent");
+  if (Status s = zfs_.set_prop(fs, props::kSwitch, format_journal(j)); !s) return undo(s.error());
+
+  peer::SwitchRequest step;
+  step.set_fs(dest_fs);
+  step.set_journal(format_journal(j));
+  step.set_step(peer::SwitchRequest::PREPARE);
+  if (auto r = (*peer)->switch_step(step); !r) return undo(r.error());
+  fault_point("prepared");
+  step.set_step(peer::SwitchRequest::COMMIT);
+  if (auto r = (*peer)->switch_step(step); !r) return undo(r.error());
+  fault_point("committed");
+  // Committed: from here on the switch happened whatever fails.
+  if (Status s = finish_old_master(zfs_, j); !s) {
+    check_later(fs);
+    return make_error(s.code(), "failover of " + fs + " committed (" + dest_host +
+                                    " is the master now) but demoting " + fs + " here failed: " +
+                                    s.message() + "; the agent retries by itself");
+  }
+  fault_point("demoted");
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  record_result(fs, Status::ok(), bytes, secs);
+  spdlog::info("failover of {} done: {}:{} is the master at epoch {}, base {}", fs, dest_host,
+               dest_fs, j.epoch, final_snap);
+  return json{{"fs", fs},
+              {"old_master", config_.host},
+              {"new_master", dest_host},
+              {"new_master_fs", dest_fs},
+              {"epoch", j.epoch},
+              {"snapshot", final_snap},
+              {"bytes", bytes},
+              {"seconds", secs}};
+}
+
+Result<std::string> Replicator::recover_locked(const std::string& fs, PeerClient* peer) {
+  auto p = zfs_.get_props(fs, props::filesystem_props());
+  if (!p) return p.error();
+  const std::string text = props::get(*p, props::kSwitch);
+  if (text.empty()) return std::string("nothing to recover");
+  auto j = parse_journal(text);
+  if (!j) return j.error();
+  RecoveryInput in{config_.host, *j, parse_epoch(props::get(*p, props::kEpoch)), std::nullopt};
+  std::optional<LockedPeer> fresh;
+  bool peer_has_journal = false;
+  if (j->old_host == config_.host && in.local_epoch < j->epoch) {
+    // Only the new master knows whether it committed: ask it.
+    Result<peer::DescribeReply> d = make_error(ErrorCode::kUnavailable, "not asked");
+    if (peer != nullptr) d = peer->describe(j->new_fs);
+    if (!d) {
+      auto c = connect_locked(j->new_host, j->new_fs, "recover");
+      if (c) {
+        fresh.emplace(std::move(*c));
+        peer = fresh->client.get();
+        d = peer->describe(j->new_fs);
+      } else {
+        d = c.error();
+      }
+    }
+    if (d) {
+      props::PropMap rp(d->props().begin(), d->props().end());
+      in.peer_epoch = d->exists() ? parse_epoch(props::get(rp, props::kEpoch)) : 0;
+      peer_has_journal = d->exists() && props::get(rp, props::kSwitch) == text;
+    } else {
+      spdlog::warn("{}: cannot ask {} about the unfinished switch: {}", fs, j->new_host,
+                   d.error().message);
+    }
+  }
+  const Recovery decision = decide_recovery(in);
+  spdlog::info("{}: unfinished switch ({}): {}", fs, text, recovery_name(decision));
+  switch (decision) {
+    case Recovery::kFinishAsNewMaster:
+      ZREP_RETURN_IF_ERROR(finish_new_master(zfs_, *j));
+      break;
+    case Recovery::kFinishAsDestination:
+      ZREP_RETURN_IF_ERROR(finish_old_master(zfs_, *j));
+      break;
+    case Recovery::kAbortHere:
+      ZREP_RETURN_IF_ERROR(zfs_.inherit_prop(fs, props::kSwitch));
+      break;
+    case Recovery::kAbortAndUnfence:
+      if (peer_has_journal && peer != nullptr) {
+        peer::SwitchRequest abort;
+        abort.set_fs(j->new_fs);
+        abort.set_journal(text);
+        abort.set_step(peer::SwitchRequest::ABORT);
+        if (auto r = peer->switch_step(abort); !r) {
+          // It forgets the journal by itself once our lock is gone; it cannot commit without us.
+          spdlog::warn("{}: {} did not drop its journal ({}); it will by itself", fs, j->new_host,
+                       r.error().message);
+        }
+      }
+      ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kReadonly, "off"));
+      ZREP_RETURN_IF_ERROR(zfs_.inherit_prop(fs, props::kSwitch));
+      break;
+    case Recovery::kWaitForPeer:
+      check_later(fs);
+      return make_error(ErrorCode::kUnavailable,
+                        fs + " stays read-only: " + j->new_host +
+                            " cannot be asked whether the failover committed; the agent asks "
+                            "again by itself");
+  }
+  return std::string(recovery_name(decision));
+}
+
+Status Replicator::fence_locked(const std::string& fs, const props::PropMap& p,
+                                const peer::DescribeReply& remote, const std::string& peer_host) {
+  if (!remote.exists()) return Status::ok();
+  props::PropMap rp(remote.props().begin(), remote.props().end());
+  const uint64_t mine = std::max<uint64_t>(1, parse_epoch(props::get(p, props::kEpoch)));
+  const uint64_t theirs = parse_epoch(props::get(rp, props::kEpoch));
+  const bool peer_master = props::get(rp, props::kMaster) == "yes";
+  const std::string dest_fs = props::get(p, props::kDestFs);
+  switch (check_fence(mine, theirs, peer_master)) {
+    case Fence::kOk:
+      return Status::ok();
+    case Fence::kBothMasters: {
+      std::string msg = "SPLIT BRAIN: " + fs + " on " + config_.host + " and " + dest_fs + " on " +
+                        peer_host + " both claim to be the master at epoch " +
+                        std::to_string(mine) +
+                        ". Neither sends until an operator decides which copy is right: stop "
+                        "writes on the other one and run 'zrep-agent takeover --force' on the "
+                        "winner with the loser's agent stopped";
+      spdlog::error("{}", msg);
+      return make_error(ErrorCode::kConflict, msg);
+    }
+    case Fence::kDemote:
+      break;
+  }
+  // The peer took over (a forced takeover while this host was away): step down at once.
+  spdlog::error("FENCED: {} on {} is at epoch {}, {} here at {}: demoting {} (read-only, no sends)",
+                dest_fs, peer_host, theirs, fs, mine, fs);
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kReadonly, "on"));
+  auto local = zfs_.list_snapshots(fs);
+  if (!local) return local.error();
+  auto there = from_wire(dest_fs, remote.snapshots());
+  const SnapshotInfo* common = newest_common(*local, there);
+  const int64_t now = unix_now();
+  std::string kept = fs + "@zrep-fenced-e" + std::to_string(theirs);
+  if (std::any_of(local->begin(), local->end(), [&](const auto& s) { return s.name == kept; })) {
+    kept += "-" + std::to_string(now);
+  }
+  ZREP_RETURN_IF_ERROR(zfs_.snapshot(kept));
+  uint64_t written = 0;
+  if (common != nullptr) {
+    auto size = zfs_.stream_size(common->name, kept);
+    if (size) {
+      written = *size;
+    } else {
+      spdlog::warn("{}: cannot measure what was written since {}: {}", fs, common->name,
+                   size.error().message);
+    }
+  }
+  const std::string record =
+      "epoch=" + std::to_string(theirs) + " by=" + peer_host + " at=" + std::to_string(now) +
+      " common=" + (common != nullptr ? std::string(snap_part_of(common->name)) : "none") +
+      " written=" + std::to_string(written) + " kept=" + std::string(snap_part_of(kept));
+  ZREP_RETURN_IF_ERROR(zfs_.inherit_prop(fs, props::kMaster));
+  ZREP_RETURN_IF_ERROR(set_props(zfs_, fs,
+                                 {{props::kSrcFs, dest_fs},
+                                  {props::kSrcHost, peer_host},
+                                  {props::kDestFs, fs},
+                                  {props::kDestHost, config_.host},
+                                  {props::kEpoch, std::to_string(theirs)},
+                                  {props::kFenced, record}}));
+  std::string msg = fs + " on " + config_.host + " was demoted: " + peer_host +
+                    " took over at epoch " + std::to_string(theirs) + "; " +
+                    std::to_string(written) +
+                    " bytes were written here since the common snapshot " +
+                    (common != nullptr ? common->name : std::string("(none)")) + ", kept in " +
+                    kept + ". Run 'zrep-agent resync " + fs + "' to replicate from " + peer_host +
+                    " again (the divergent data is kept aside)";
+  spdlog::error("{}", msg);
+  return make_error(ErrorCode::kConflict, msg);
+}
+
+Result<json> Replicator::resync(const control::ResyncCommand& cmd) {
+  const std::string& fs = cmd.fs();
+  auto managed = managed_filesystems({fs});
+  if (!managed) return managed.error();
+  auto held = lock(fs, "resync");
+  if (!held) return held.error();
+  auto p = zfs_.get_props(fs, props::filesystem_props());
+  if (!p) return p.error();
+  if (fenced_text(*p).empty()) {
+    return make_error(ErrorCode::kConflict,
+                      fs + " on " + config_.host +
+                          " is not demoted; resync is for an old master fenced after a takeover");
+  }
+  const std::string new_host = props::get(*p, props::kSrcHost);
+  const std::string new_fs = props::get(*p, props::kSrcFs);
+  const std::string epoch = props::get(*p, props::kEpoch);
+  auto peer = connect(new_host);
+  if (!peer) return Status(peer.error()).with_context("resync of " + fs);
+  auto remote = (*peer)->describe(new_fs);
+  if (!remote) return remote.error();
+  props::PropMap rp(remote->props().begin(), remote->props().end());
+  if (!remote->exists() || props::get(rp, props::kMaster) != "yes") {
+    return make_error(ErrorCode::kConflict,
+                      new_fs + " on " + new_host + " is not a master; nothing to resync from");
+  }
+  auto local = zfs_.list_snapshots(fs);
+  if (!local) return local.error();
+  const SnapshotInfo* common = newest_common(*local, from_wire(new_fs, remote->snapshots()));
+  if (common == nullptr) {
+    return make_error(ErrorCode::kNotFound,
+                      fs + " shares no snapshot with " + new_host + ":" + new_fs +
+                          "; start over with 'zrep-agent init --force' on " + new_host);
+  }
+  // Keep everything this copy holds: the whole filesystem moves aside, and a clone of the
+  // common snapshot, promoted so it owns the snapshots up to it, takes its place.
+  std::string aside = fs + "-diverged-e" + epoch;
+  if (auto e = zfs_.exists(aside); !e || *e) aside += "-" + std::to_string(unix_now());
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(aside));
+  const std::string common_part(snap_part_of(common->name));
+  ZREP_RETURN_IF_ERROR(zfs_.rename_filesystem(fs, aside));
+  Status made = zfs_.clone(aside + "@" + common_part, fs);
+  if (made) made = zfs_.promote(fs);
+  if (!made) {
+    (void)zfs_.destroy_filesystem(fs, false);
+    if (Status back = zfs_.rename_filesystem(aside, fs); !back) {
+      spdlog::error("resync {}: could not rename {} back: {}", fs, aside, back.message());
+    }
+    return made.error();
+  }
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kReadonly, "on"));
+  ZREP_RETURN_IF_ERROR(set_props(zfs_, fs,
+                                 {{props::kSrcFs, new_fs},
+                                  {props::kSrcHost, new_host},
+                                  {props::kDestFs, fs},
+                                  {props::kDestHost, config_.host},
+                                  {props::kEpoch, epoch},
+                                  {props::kSavecount, props::get(*p, props::kSavecount).empty()
+                                                          ? std::to_string(props::kDefaultSavecount)
+                                                          : props::get(*p, props::kSavecount)}}));
+  for (const auto& name : props::pairing_props()) (void)zfs_.inherit_prop(aside, name);
+  (void)zfs_.set_prop(aside, props::kReadonly, "on");
+  spdlog::info(
+      "resync {}: the divergent copy is kept as {}; {} is at {} and receives from {} again", fs,
+      aside, fs, common->name, new_host);
+  return json{{"fs", fs},           {"kept_as", aside},    {"common_snapshot", common->name},
+              {"master", new_host}, {"master_fs", new_fs}, {"fenced", fenced_text(*p)}};
+}
+
+// ---- recovery and fencing in the background ----
+
+void Replicator::check_later(const std::string& fs) {
+  std::lock_guard lk(mu_);
+  pending_.insert(fs);
+}
+
+bool Replicator::sweep(bool everything) {
+  std::set<std::string> todo;
+  {
+    std::lock_guard lk(mu_);
+    todo.swap(pending_);
+  }
+  if (todo.empty() && !everything) return false;
+  auto found = zfs_.find_local_props(props::filesystem_props());
+  if (!found) {
+    spdlog::warn("recovery: cannot list filesystems: {}", found.error().message);
+    std::lock_guard lk(mu_);
+    pending_.insert(todo.begin(), todo.end());
+    return true;
+  }
+  bool unresolved = false;
+  for (const auto& [fs, p] : *found) {
+    const bool journal = !props::get(p, props::kSwitch).empty();
+    const bool mastered = props::get(p, props::kMaster) == "yes" &&
+                          props::get(p, props::kSrcHost) == config_.host && fenced_text(p).empty();
+    if (!journal && !(mastered && (everything || todo.contains(fs)))) continue;
+    if (journal) {
+      auto j = parse_journal(props::get(p, props::kSwitch));
+      if (j && j->old_host != config_.host && j->new_host != config_.host) continue;
+    }
+    auto held = lock(fs, "recover");
+    if (!held) {
+      check_later(fs);  // busy: look again next time
+      unresolved = true;
+      continue;
+    }
+    if (journal) {
+      auto r = recover_locked(fs, nullptr);
+      if (!r) {
+        spdlog::warn("recovery of {}: {}", fs, r.error().message);
+        unresolved = true;
+      } else {
+        spdlog::info("recovery of {}: {}", fs, *r);
+      }
+      continue;
+    }
+    // A master: is the peer at a higher epoch (it took over while this host was away)?
+    const std::string dest_host = props::get(p, props::kDestHost);
+    auto peer = connect(dest_host);
+    if (!peer) continue;  // the next sync checks again
+    auto remote = describe_pair(**peer, fs, p, props::get(p, props::kDestFs));
+    if (remote) (void)fence_locked(fs, p, *remote, dest_host);
+  }
+  return unresolved;
+}
+
+}  // namespace zrep
