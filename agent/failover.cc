@@ -100,6 +100,14 @@ std::string fenced_text(const props::PropMap& p) { return props::get(p, props::k
 
 // ---- the ZFS steps both hosts run ----
 
+Error demoted_refusal(const std::string& fs, const std::string& host, const std::string& record) {
+  return Error{ErrorCode::kConflict,
+               fs + " on " + host +
+                   " is a demoted old master holding data written after the takeover (" + record +
+                   "); run 'zrep-agent resync " + fs + "' on " + host +
+                   " to keep that data aside and receive again"};
+}
+
 void clean_old_direction(const Zfs& zfs, const std::string& fs, uint64_t base_guid) {
   auto snaps = zfs.list_snapshots(fs);
   if (!snaps) {
@@ -514,6 +522,13 @@ Result<std::string> Replicator::recover_locked(const std::string& fs, PeerClient
   if (text.empty()) return std::string("nothing to recover");
   auto j = parse_journal(text);
   if (!j) return j.error();
+  if (!(j->old_host == config_.host && j->old_fs == fs) &&
+      !(j->new_host == config_.host && j->new_fs == fs)) {
+    return make_error(ErrorCode::kConflict, fs + "'s switch journal (" + text + ") names neither " +
+                                                config_.host + ":" + fs +
+                                                " as the old nor as the "
+                                                "new master; an operator must look at it");
+  }
   RecoveryInput in{config_.host, *j, parse_epoch(props::get(*p, props::kEpoch)), std::nullopt};
   std::optional<LockedPeer> fresh;
   bool peer_has_journal = false;
@@ -592,9 +607,10 @@ Status Replicator::fence_locked(const std::string& fs, const props::PropMap& p,
       std::string msg = "SPLIT BRAIN: " + fs + " on " + config_.host + " and " + dest_fs + " on " +
                         peer_host + " both claim to be the master at epoch " +
                         std::to_string(mine) +
-                        ". Neither sends until an operator decides which copy is right: stop "
-                        "writes on the other one and run 'zrep-agent takeover --force' on the "
-                        "winner with the loser's agent stopped";
+                        ". Neither sends until an operator decides which copy wins: on the other "
+                        "host run 'zrep-agent clear FS --yes' (data stays), then on the winner "
+                        "'zrep-agent init --force' (the loser's copy is kept there, renamed "
+                        "aside)";
       spdlog::error("{}", msg);
       return make_error(ErrorCode::kConflict, msg);
     }
@@ -744,8 +760,12 @@ bool Replicator::sweep(bool everything) {
                           props::get(p, props::kSrcHost) == config_.host && fenced_text(p).empty();
     if (!journal && !(mastered && (everything || todo.contains(fs)))) continue;
     if (journal) {
+      // Only this host's side of a switch (several hosts may share one ZFS, as in the tests).
       auto j = parse_journal(props::get(p, props::kSwitch));
-      if (j && j->old_host != config_.host && j->new_host != config_.host) continue;
+      if (j && !(j->old_host == config_.host && j->old_fs == fs) &&
+          !(j->new_host == config_.host && j->new_fs == fs)) {
+        continue;
+      }
     }
     auto held = lock(fs, "recover");
     if (!held) {

@@ -26,6 +26,9 @@ Status finish_old_master(const Zfs& zfs, const SwitchJournal& j);
 // snapshot the new direction starts from). Failures are logged, not fatal.
 void clean_old_direction(const Zfs& zfs, const std::string& fs, uint64_t base_guid);
 
+// Why a demoted filesystem neither sends nor receives, and what to do.
+Error demoted_refusal(const std::string& fs, const std::string& host, const std::string& record);
+
 // The standby's side of a switch, for the old master `peer` (authorized and locked by the
 // caller). PREPARE records the journal; COMMIT promotes; ABORT forgets an uncommitted journal.
 Result<peer::SwitchReply> standby_switch_step(const Config& config, const Zfs& zfs,

@@ -1,6 +1,10 @@
-// A test hook for crash safety: when the daemon's environment has ZREP_FAULT_AT=STEP, reaching
-// fault_point("STEP") kills the process at once with SIGKILL (no cleanup, like a power cut or
-// the OOM killer). The integration tests use it to stop an agent at every step of a failover.
+// Test hooks for crash safety and concurrency, read from the daemon's environment:
+//   ZREP_FAULT_AT=STEP        reaching fault_point("STEP") kills the process at once with
+//                             SIGKILL (no cleanup, like a power cut or the OOM killer);
+//   ZREP_PAUSE_AT=STEP:SECS   reaching fault_point("STEP") sleeps SECS seconds first (to hold
+//                             a lock while a test tries a concurrent operation).
+// The integration tests use them to stop an agent at every step of a failover. Unset, a
+// fault point costs one string comparison.
 #pragma once
 
 namespace zrep {

@@ -336,11 +336,7 @@ Status PeerService::check_destination_of_peer(const std::string& dest, const pro
                       dest + " is a master on " + config_.host + "; it does not receive");
   }
   if (!props::get(p, props::kFenced).empty()) {
-    return make_error(ErrorCode::kConflict,
-                      dest + " on " + config_.host +
-                          " is a demoted old master holding data written after the takeover (" +
-                          props::get(p, props::kFenced) + "); run 'zrep-agent resync " + dest +
-                          "' on " + config_.host + " to keep that data aside and receive again");
+    return demoted_refusal(dest, config_.host, props::get(p, props::kFenced));
   }
   std::string src_host = props::get(p, props::kSrcHost);
   if (src_host != session_.peer_name) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "agent/failover.h"
+#include "agent/fault.h"
 #include "agent/peer_service.h"
 #include "agent/retention.h"
 #include "agent/sync_plan.h"
@@ -433,10 +435,14 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   if (!remote) return fail(remote.error());
   if (Status fenced = fence_locked(fs, *p, *remote, dest_host); !fenced)
     return fail(fenced.error());
+  fault_point("sync-locked");
   if (!remote->exists()) {
     return fail(
         make_error(ErrorCode::kNotFound, dest_fs + " does not exist on " + dest_host +
                                              "; run 'zrep-agent init --force' to send it again"));
+  }
+  if (auto it = remote->props().find(props::kFenced); it != remote->props().end()) {
+    return fail(demoted_refusal(dest_fs, dest_host, it->second));
   }
   auto local = zfs_.list_snapshots(fs);
   if (!local) return fail(local.error());

@@ -22,17 +22,6 @@ class Replication : public PairTest {
     write_file(mnt(src_) + "/dir/big.bin", test_data(3 << 20, 1));
     write_file(mnt(src_) + "/dir/sub/notes.txt", test_data(100000, 2));
   }
-
-  static bool refuses_writes(const std::string& dir) {
-    std::string probe = dir + "/.zrep-write-probe";
-    int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT, 0600);
-    if (fd >= 0) {
-      ::close(fd);
-      ::unlink(probe.c_str());
-      return false;
-    }
-    return errno == EROFS;
-  }
 };
 
 TEST_F(Replication, InitCopiesTheFilesystemAndRecordsThePairing) {

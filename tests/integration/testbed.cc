@@ -1,11 +1,13 @@
 #include "tests/integration/testbed.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +140,17 @@ std::string test_data(size_t bytes, uint32_t seed) {
   return s;
 }
 
+bool refuses_writes(const std::string& dir) {
+  std::string probe = dir + "/.zrep-write-probe";
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    ::unlink(probe.c_str());
+    return false;
+  }
+  return errno == EROFS;
+}
+
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -178,8 +191,14 @@ Agent::~Agent() { stop(); }
 void Agent::start() {
   // The daemon logs to stderr; a shell-free redirect: spawn through `sh -c` is not used, the
   // log goes to the Child's stderr capture and is copied to log_path_ at stop().
-  auto child = Child::spawn({ZREP_AGENT_BINARY, "serve", "--config", config_path_},
-                            StdioMode::kNull, StdioMode::kNull);
+  std::vector<std::string> argv;
+  if (!env_.empty()) {
+    argv.push_back("/usr/bin/env");
+    argv.insert(argv.end(), env_.begin(), env_.end());
+  }
+  for (const char* a : {ZREP_AGENT_BINARY, "serve", "--config"}) argv.push_back(a);
+  argv.push_back(config_path_);
+  auto child = Child::spawn(argv, StdioMode::kNull, StdioMode::kNull);
   ASSERT_TRUE(child) << child.error().message;
   child_ = std::move(*child);
   for (int i = 0; i < 100; ++i) {
@@ -215,6 +234,18 @@ void Agent::kill9() {
     std::fprintf(stderr, "---- log of %s (SIGKILLed) ----\n%s\n---- end of log ----\n",
                  config_path_.c_str(), out.err.c_str());
   }
+}
+
+bool Agent::wait_exit(int timeout_s) {
+  if (!child_) return true;
+  for (int i = 0; i < timeout_s * 10 && running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (running()) return false;
+  ProcessOutput out = child_->wait(std::chrono::seconds(5));
+  child_.reset();
+  std::ofstream(log_path_, std::ios::app) << out.err << "\n---- exited by itself ----\n";
+  return true;
 }
 
 pid_t Agent::pid() const { return child_ ? child_->pid() : -1; }

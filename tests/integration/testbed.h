@@ -30,6 +30,9 @@ std::string must(const std::vector<std::string>& argv, int timeout_s = 120);
 std::string zget(const std::string& dataset, const std::string& prop);  // "-" when unset
 std::vector<std::string> snapshots(const std::string& fs);              // names, oldest first
 bool dataset_exists(const std::string& dataset);
+// True when creating a file in `dir` fails with EROFS. (zfs-fuse reads readonly back as
+// "off (temporary)" whatever is set, so tests check the behaviour.)
+bool refuses_writes(const std::string& dir);
 
 // A directory under /var/tmp removed (recursively) on destruction.
 class TempDir {
@@ -75,7 +78,13 @@ class Agent {
   Agent(const std::string& workdir, const AgentSpec& spec);
   ~Agent();
   void start();  // asserts the daemon comes up
-  void stop();   // SIGTERM, wait; prints its log when the test failed
+  // Environment for the next start(), e.g. {"ZREP_FAULT_AT=prepared"} (agent/fault.h); {}
+  // clears it.
+  void set_env(std::vector<std::string> env) { env_ = std::move(env); }
+  // Waits up to `timeout_s` for the daemon to exit by itself (a fault point); reaps it and
+  // keeps its log. True when it exited.
+  bool wait_exit(int timeout_s);
+  void stop();  // SIGTERM, wait; prints its log when the test failed
   const std::string& config_path() const { return config_path_; }
   const std::string& socket_path() const { return socket_path_; }
   // Runs `zrep-agent --config CONFIG args...`.
@@ -93,6 +102,7 @@ class Agent {
 
  private:
   std::string config_path_, socket_path_, log_path_;
+  std::vector<std::string> env_;
   std::optional<Child> child_;
 };
 
