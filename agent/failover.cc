@@ -91,10 +91,17 @@ Status roll_back_to_base(const Zfs& zfs, const std::string& fs, uint64_t base_gu
   }
   if (after.all.empty()) return Status::ok();
   spdlog::info("{}: rolling back to {} (destroys {})", fs, base->name, names_of(after.all));
+  ZREP_RETURN_IF_ERROR(release_base_holds(zfs, fs, base->name));
   return zfs.rollback(base->name, true);
 }
 
 std::string fenced_text(const props::PropMap& p) { return props::get(p, props::kFenced); }
+
+void hold_base_or_warn(const Zfs& zfs, const std::string& fs, uint64_t guid) {
+  if (Status h = hold_base(zfs, fs, guid); !h) {
+    spdlog::warn("{}: could not hold the new base: {}", fs, h.message());
+  }
+}
 
 }  // namespace
 
@@ -133,6 +140,7 @@ Status finish_new_master(const Zfs& zfs, const SwitchJournal& j) {
                                   {props::kDestFs, j.old_fs},
                                   {props::kDestHost, j.old_host},
                                   {props::kMaster, "yes"}}));
+  hold_base_or_warn(zfs, j.new_fs, j.base_guid);
   clean_old_direction(zfs, j.new_fs, j.base_guid);
   ZREP_RETURN_IF_ERROR(zfs.set_prop(j.new_fs, props::kReadonly, "off"));
   return zfs.inherit_prop(j.new_fs, props::kSwitch);
@@ -154,6 +162,7 @@ Status finish_old_master(const Zfs& zfs, const SwitchJournal& j) {
                                   {props::kDestHost, j.old_host},
                                   {props::kEpoch, std::to_string(j.epoch)}}));
   ZREP_RETURN_IF_ERROR(roll_back_to_base(zfs, j.old_fs, j.base_guid, j.old_host));
+  hold_base_or_warn(zfs, j.old_fs, j.base_guid);
   clean_old_direction(zfs, j.old_fs, j.base_guid);
   return zfs.inherit_prop(j.old_fs, props::kSwitch);
 }
@@ -337,6 +346,7 @@ Result<json> Replicator::takeover(const control::TakeoverCommand& cmd,
        {props::kTakeover, "forced at=" + std::to_string(now) + " epoch=" + std::to_string(next) +
                               " old=" + master_host + ":" + master_fs + " at " + last.name}}));
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kReadonly, "off"));
+  hold_base_or_warn(zfs_, fs, last.guid);
   spdlog::warn(
       "FORCED TAKEOVER: {} is the master on {} at epoch {}, from {} (last received); "
       "{} will demote itself when it comes back",
@@ -723,6 +733,7 @@ Result<json> Replicator::resync(const control::ResyncCommand& cmd) {
                                   {props::kSavecount, props::get(*p, props::kSavecount).empty()
                                                           ? std::to_string(props::kDefaultSavecount)
                                                           : props::get(*p, props::kSavecount)}}));
+  hold_base_or_warn(zfs_, fs, common->guid);
   for (const auto& name : props::pairing_props()) (void)zfs_.inherit_prop(aside, name);
   (void)zfs_.set_prop(aside, props::kReadonly, "on");
   spdlog::info(

@@ -532,6 +532,9 @@ Status PeerService::after_receive(const peer::ReceiveRequest& req, peer::Receive
     if (s.guid == req.base_guid()) after_base = true;
   }
   to_wire(*snaps, reply.mutable_snapshots());
+  if (Status h = hold_base(zfs_, dest, req.guid()); !h) {
+    spdlog::warn("{}: could not move the hold to the new base: {}", dest, h.message());
+  }
   return Status::ok();
 }
 

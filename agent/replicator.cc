@@ -347,6 +347,9 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
   }
   ZREP_RETURN_IF_ERROR(write_master_pairing(req.pairing()));
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(snap, props::kSent, std::to_string(unix_now())));
+  if (Status h = hold_base(zfs_, fs, done->received_guid()); !h) {
+    spdlog::warn("{}: could not hold the base {}: {}", fs, snap, h.message());
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   record_result(fs, Status::ok(), done->raw_bytes(), secs);
   spdlog::info("init {} done: {} bytes in {:.2f} s, GUID verified on {}", fs, done->raw_bytes(),
@@ -488,6 +491,9 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
         return fail(st.error());
       }
     }
+  }
+  if (Status h = hold_base(zfs_, fs, done->received_guid()); !h) {
+    spdlog::warn("{}: could not move the hold to the new base: {}", fs, h.message());
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   record_result(fs, Status::ok(), done->raw_bytes(), secs);

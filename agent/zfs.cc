@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <sstream>
 #include <thread>
 
 #include "agent/zfs_names.h"
@@ -257,6 +258,53 @@ Status Zfs::create_filesystem(const std::string& fs, bool parents) const {
   return Status::ok();
 }
 
+Status Zfs::hold(const std::string& snapshot, const std::string& tag) const {
+  ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
+  ZREP_RETURN_IF_ERROR(validate_property_name(tag));
+  auto out = zfs({"hold", tag, snapshot});
+  if (!out) return out.error();
+  if (out->exit_code != 0 && out->err.find("tag already exists") == std::string::npos) {
+    return failure(*out, "cannot hold " + snapshot);
+  }
+  return Status::ok();
+}
+
+Status Zfs::release(const std::string& snapshot, const std::string& tag) const {
+  ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
+  ZREP_RETURN_IF_ERROR(validate_property_name(tag));
+  auto out = zfs({"release", tag, snapshot});
+  if (!out) return out.error();
+  if (out->exit_code != 0 && out->err.find("no such tag") == std::string::npos) {
+    return failure(*out, "cannot release the hold on " + snapshot);
+  }
+  return Status::ok();
+}
+
+Result<std::vector<std::string>> Zfs::held(const std::vector<std::string>& snapshots,
+                                           const std::string& tag) const {
+  std::vector<std::string> out;
+  if (snapshots.empty()) return out;
+  std::vector<std::string> args{"holds", "-H"};
+  for (const auto& s : snapshots) {
+    ZREP_RETURN_IF_ERROR(validate_snapshot_name(s));
+    args.push_back(s);
+  }
+  auto r = zfs(args);
+  if (!r) return r.error();
+  if (r->exit_code != 0) return failure(*r, "cannot list the holds of " + snapshots.front());
+  // NAME <tab> TAG <tab> TIMESTAMP
+  std::istringstream lines(r->out);
+  for (std::string line; std::getline(lines, line);) {
+    auto t1 = line.find('\t');
+    if (t1 == std::string::npos) continue;
+    auto t2 = line.find('\t', t1 + 1);
+    if (line.substr(t1 + 1, t2 == std::string::npos ? std::string::npos : t2 - t1 - 1) == tag) {
+      out.push_back(line.substr(0, t1));
+    }
+  }
+  return out;
+}
+
 Status Zfs::clone(const std::string& snapshot, const std::string& target) const {
   ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
   ZREP_RETURN_IF_ERROR(validate_dataset_name(target));
@@ -375,7 +423,35 @@ Status clear_zrep_properties(const Zfs& zfs, const std::string& fs) {
   for (const auto& s : *snaps) {
     if (s.sent) ZREP_RETURN_IF_ERROR(zfs.inherit_prop(s.name, "zrep:sent"));
   }
+  return release_base_holds(zfs, fs, {});
+}
+
+Status release_base_holds(const Zfs& zfs, const std::string& fs,
+                          const std::optional<std::string>& except) {
+  if (!zfs.features().holds) return Status::ok();
+  auto snaps = zfs.list_snapshots(fs);
+  if (!snaps) return snaps.status();
+  std::vector<std::string> names;
+  for (const auto& s : *snaps) {
+    if (s.name != except) names.push_back(s.name);
+  }
+  auto held = zfs.held(names, kBaseHoldTag);
+  if (!held) return held.status();
+  for (const auto& name : *held) ZREP_RETURN_IF_ERROR(zfs.release(name, kBaseHoldTag));
   return Status::ok();
+}
+
+Status hold_base(const Zfs& zfs, const std::string& fs, uint64_t base_guid) {
+  if (!zfs.features().holds) return Status::ok();
+  auto snaps = zfs.list_snapshots(fs);
+  if (!snaps) return snaps.status();
+  for (const auto& s : *snaps) {
+    if (s.guid != base_guid) continue;
+    ZREP_RETURN_IF_ERROR(zfs.hold(s.name, kBaseHoldTag));
+    return release_base_holds(zfs, fs, s.name);
+  }
+  return make_error(ErrorCode::kNotFound,
+                    "no snapshot of " + fs + " has GUID " + std::to_string(base_guid));
 }
 
 }  // namespace zrep

@@ -91,6 +91,12 @@ class Zfs {
   // Renames a filesystem (same pool, same parent or another existing one).
   Status rename_filesystem(const std::string& from, const std::string& to) const;
   Result<uint64_t> available_bytes(const std::string& dataset) const;
+  // Holds (OpenZFS): `zfs hold TAG SNAP` (an existing hold with TAG is fine), `zfs release`
+  // (a missing one is fine), and which of `snapshots` carry TAG.
+  Status hold(const std::string& snapshot, const std::string& tag) const;
+  Status release(const std::string& snapshot, const std::string& tag) const;
+  Result<std::vector<std::string>> held(const std::vector<std::string>& snapshots,
+                                        const std::string& tag) const;
   Status clone(const std::string& snapshot, const std::string& target) const;
   Status promote(const std::string& fs) const;
   // The size of the incremental stream from `from` to `to` (both snapshots of one filesystem):
@@ -123,6 +129,16 @@ class Zfs {
 // Removes every zrep property from `fs` and the zrep:sent marks from its snapshots. Data and
 // snapshots stay.
 Status clear_zrep_properties(const Zfs& zfs, const std::string& fs);
+
+// The tag of the hold zrep keeps on the incremental base of each pairing (OpenZFS), so an
+// admin or another tool cannot destroy it and force a full resend.
+inline constexpr const char* kBaseHoldTag = "zrep:base";
+// Holds the snapshot of fs with base_guid and releases zrep's hold on every other snapshot of
+// fs. Does nothing where the ZFS has no holds (zfs-fuse).
+Status hold_base(const Zfs& zfs, const std::string& fs, uint64_t base_guid);
+// Releases zrep's holds on the snapshots of fs, but `except`.
+Status release_base_holds(const Zfs& zfs, const std::string& fs,
+                          const std::optional<std::string>& except);
 
 // Maps a failed zfs command's stderr to an error code (pure; unit-tested).
 ErrorCode classify_zfs_error(const std::string& stderr_text);

@@ -140,6 +140,11 @@ std::string test_data(size_t bytes, uint32_t seed) {
   return s;
 }
 
+bool openzfs() {
+  static const bool is = run({"zfs", "version"}).exit_code == 0;
+  return is;
+}
+
 bool refuses_writes(const std::string& dir) {
   std::string probe = dir + "/.zrep-write-probe";
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT, 0600);

@@ -30,6 +30,8 @@ std::string must(const std::vector<std::string>& argv, int timeout_s = 120);
 std::string zget(const std::string& dataset, const std::string& prop);  // "-" when unset
 std::vector<std::string> snapshots(const std::string& fs);              // names, oldest first
 bool dataset_exists(const std::string& dataset);
+// True when the ZFS here is OpenZFS (`zfs version` answers), false on zfs-fuse.
+bool openzfs();
 // True when creating a file in `dir` fails with EROFS. (zfs-fuse reads readonly back as
 // "off (temporary)" whatever is set, so tests check the behaviour.)
 bool refuses_writes(const std::string& dir);
