@@ -1,5 +1,7 @@
 #include "agent/cli_format.h"
 
+#include "agent/role_switch.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -127,12 +129,8 @@ std::string format_list(const json& rows) {
 }
 
 std::string describe_fenced(const std::string& record, const std::string& fs) {
-  // "epoch=5 by=beta at=... common=zrep_000003 written=1234 kept=zrep-fenced-e5"
-  std::map<std::string, std::string> f;
-  std::istringstream in(record);
-  for (std::string w; in >> w;) {
-    if (auto eq = w.find('='); eq != std::string::npos) f[w.substr(0, eq)] = w.substr(eq + 1);
-  }
+  // "epoch=5 by=beta peer_fs=... at=... common=zrep_000003 written=1234 kept=zrep-fenced-e5"
+  auto f = parse_record(record);
   return "peer " + f["by"] + " took over at epoch " + f["epoch"] + "; " + f["written"] +
          " bytes written here since the common snapshot " + f["common"] + " (kept in @" +
          f["kept"] + "). Run 'zrep-agent resync " + fs + "'";

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <map>
+#include <sstream>
 #include <utility>
 
 #include "agent/fault.h"
@@ -15,6 +17,7 @@
 #include "agent/sync_plan.h"
 #include "agent/zfs_names.h"
 #include "agent/zrep_props.h"
+#include "crypto/pki.h"
 
 namespace zrep {
 namespace {
@@ -167,6 +170,58 @@ Status finish_old_master(const Zfs& zfs, const SwitchJournal& j) {
   return zfs.inherit_prop(j.old_fs, props::kSwitch);
 }
 
+Status finish_demotion(const Zfs& zfs, const std::string& host, const std::string& fs) {
+  auto p = zfs.get_props(fs, props::filesystem_props());
+  if (!p) return p.status();
+  auto rec = parse_record(props::get(*p, props::kFenced));
+  const uint64_t epoch = parse_epoch(rec["epoch"]);
+  if (epoch == 0 || !is_valid_host_name(rec["by"]) || !validate_dataset_name(rec["peer_fs"])) {
+    return make_error(ErrorCode::kInvalidArgument, fs + " has a malformed zrep:fenced record: " +
+                                                       props::get(*p, props::kFenced));
+  }
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kReadonly, "on"));
+  ZREP_RETURN_IF_ERROR(set_props(zfs, fs,
+                                 {{props::kSrcFs, rec["peer_fs"]},
+                                  {props::kSrcHost, rec["by"]},
+                                  {props::kDestFs, fs},
+                                  {props::kDestHost, host},
+                                  {props::kEpoch, std::to_string(epoch)}}));
+  return zfs.inherit_prop(fs, props::kMaster);  // last: until here it is still found as ours
+}
+
+Result<bool> finish_forced_takeover(const Zfs& zfs, const std::string& host,
+                                    const std::string& fs) {
+  auto p = zfs.get_props(fs, props::filesystem_props());
+  if (!p) return p.error();
+  auto rec = parse_record(props::get(*p, props::kTakeover));
+  const uint64_t wanted = parse_epoch(rec["epoch"]);
+  const std::string old = rec["old"];
+  const auto colon = old.find(':');
+  if (wanted < 2 || colon == std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument, fs + " has a malformed zrep:takeover record: " +
+                                                       props::get(*p, props::kTakeover));
+  }
+  const std::string old_host = old.substr(0, colon), old_fs = old.substr(colon + 1);
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(old_fs));
+  if (parse_epoch(props::get(*p, props::kEpoch)) < wanted) {
+    // Stopped before its commit point: it did not happen.
+    spdlog::warn("{}: a forced takeover stopped before writing epoch {}; it did not happen", fs,
+                 wanted);
+    ZREP_RETURN_IF_ERROR(zfs.inherit_prop(fs, props::kTakeover));
+    return false;
+  }
+  ZREP_RETURN_IF_ERROR(set_props(zfs, fs,
+                                 {{props::kSrcFs, fs},
+                                  {props::kSrcHost, host},
+                                  {props::kDestFs, old_fs},
+                                  {props::kDestHost, old_host},
+                                  {props::kMaster, "yes"}}));
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kReadonly, "off"));
+  auto snaps = zfs.list_snapshots(fs);
+  if (snaps && !snaps->empty()) hold_base_or_warn(zfs, fs, snaps->back().guid);
+  return true;
+}
+
 Result<peer::SwitchReply> standby_switch_step(const Config& config, const Zfs& zfs,
                                               const std::string& peer,
                                               const peer::SwitchRequest& req) {
@@ -182,7 +237,7 @@ Result<peer::SwitchReply> standby_switch_step(const Config& config, const Zfs& z
   auto p = zfs.get_props(fs, props::filesystem_props());
   if (!p) return p.error();
   const std::string recorded = props::get(*p, props::kSwitch);
-  const uint64_t epoch = parse_epoch(props::get(*p, props::kEpoch));
+  const uint64_t epoch = std::max<uint64_t>(1, parse_epoch(props::get(*p, props::kEpoch)));
   const bool master = props::get(*p, props::kMaster) == "yes";
   peer::SwitchReply reply;
   switch (req.step()) {
@@ -331,22 +386,18 @@ Result<json> Replicator::takeover(const control::TakeoverCommand& cmd,
     return make_error(ErrorCode::kNotFound, fs + " has no snapshot to take over at");
   }
   const SnapshotInfo& last = snaps->back();
-  ZREP_RETURN_IF_ERROR(zfs_.rollback(last.name, false));
   const uint64_t next = epoch + 1;
-  const int64_t now = unix_now();
+  // Three steps, so a crash anywhere is finished or forgotten by the sweep
+  // (finish_forced_takeover): the intent, the commit (the new epoch), the master role.
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(
+      fs, props::kTakeover,
+      "forced at=" + std::to_string(unix_now()) + " epoch=" + std::to_string(next) + " old=" +
+          master_host + ":" + master_fs + " snapshot=" + std::string(snap_part_of(last.name))));
+  ZREP_RETURN_IF_ERROR(zfs_.rollback(last.name, false));
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kEpoch, std::to_string(next)));
   fault_point("forced-committed");
-  ZREP_RETURN_IF_ERROR(set_props(
-      zfs_, fs,
-      {{props::kSrcFs, fs},
-       {props::kSrcHost, config_.host},
-       {props::kDestFs, master_fs},
-       {props::kDestHost, master_host},
-       {props::kMaster, "yes"},
-       {props::kTakeover, "forced at=" + std::to_string(now) + " epoch=" + std::to_string(next) +
-                              " old=" + master_host + ":" + master_fs + " at " + last.name}}));
-  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kReadonly, "off"));
-  hold_base_or_warn(zfs_, fs, last.guid);
+  auto finished = finish_forced_takeover(zfs_, config_.host, fs);
+  if (!finished) return finished.error();
   spdlog::warn(
       "FORCED TAKEOVER: {} is the master on {} at epoch {}, from {} (last received); "
       "{} will demote itself when it comes back",
@@ -414,8 +465,7 @@ Result<json> Replicator::run_failover(const std::string& fs, const std::string& 
                           props::get(rp, props::kSwitch) +
                           "); its agent resolves it by itself. Try again in a few seconds");
   }
-  if (parse_epoch(props::get(rp, props::kEpoch)) != epoch &&
-      !props::get(rp, props::kEpoch).empty()) {
+  if (std::max<uint64_t>(1, parse_epoch(props::get(rp, props::kEpoch))) != epoch) {
     return make_error(ErrorCode::kConflict, dest_fs + " on " + dest_host + " is at epoch " +
                                                 props::get(rp, props::kEpoch) + ", " + fs +
                                                 " here at " + std::to_string(epoch));
@@ -485,12 +535,20 @@ Result<json> Replicator::run_failover(const std::string& fs, const std::string& 
     if (Status s = zfs_.set_prop(snap, props::kSent, std::to_string(unix_now())); !s) {
       return undo(s.error());
     }
+    auto mine = zfs_.get_props(snap, {"guid"});
+    if (!mine) return undo(mine.error());
+    if (props::get(*mine, "guid") != std::to_string(done->received_guid())) {
+      return undo(make_error(ErrorCode::kCorrupt, dest_host + " reports GUID " +
+                                                      std::to_string(done->received_guid()) +
+                                                      " for " + snap + ", which has " +
+                                                      props::get(*mine, "guid") + " here"));
+    }
     j.base_guid = done->received_guid();
     bytes = done->raw_bytes();
     final_snap = snap;
-  } else if (Status s = roll_back_to_base(zfs_, fs, j.base_guid, config_.host); !s) {
-    return undo(s.error());
   }
+  // With @SNAP, nothing is rolled back here before the commit point: an abandoned switch
+  // must leave the master as it was. finish_old_master rolls back after the commit.
   fault_point("final-sent");
   if (Status s = zfs_.set_prop(fs, props::kSwitch, format_journal(j)); !s) return undo(s.error());
 
@@ -539,7 +597,8 @@ Result<std::string> Replicator::recover_locked(const std::string& fs, PeerClient
                                                 " as the old nor as the "
                                                 "new master; an operator must look at it");
   }
-  RecoveryInput in{config_.host, *j, parse_epoch(props::get(*p, props::kEpoch)), std::nullopt};
+  RecoveryInput in{config_.host, *j,
+                   std::max<uint64_t>(1, parse_epoch(props::get(*p, props::kEpoch))), std::nullopt};
   std::optional<LockedPeer> fresh;
   bool peer_has_journal = false;
   if (j->old_host == config_.host && in.local_epoch < j->epoch) {
@@ -618,12 +677,17 @@ Status Replicator::fence_locked(const std::string& fs, const props::PropMap& p,
                         peer_host + " both claim to be the master at epoch " +
                         std::to_string(mine) +
                         ". Neither sends until an operator decides which copy wins: on the other "
-                        "host run 'zrep-agent clear FS --yes' (data stays), then on the winner "
-                        "'zrep-agent init --force' (the loser's copy is kept there, renamed "
-                        "aside)";
+                        "host run 'zrep-agent clear FS --yes' and rename FS aside with 'zfs "
+                        "rename' (its data stays), then on the winner 'zrep-agent init' to it "
+                        "again";
       spdlog::error("{}", msg);
       return make_error(ErrorCode::kConflict, msg);
     }
+    case Fence::kPeerAhead:
+      return make_error(ErrorCode::kConflict,
+                        dest_fs + " on " + peer_host + " is at epoch " + std::to_string(theirs) +
+                            ", above " + std::to_string(mine) + " here, but not a master (a " +
+                            "takeover there not finished?); nothing is sent until that is clear");
     case Fence::kDemote:
       break;
   }
@@ -652,17 +716,14 @@ Status Replicator::fence_locked(const std::string& fs, const props::PropMap& p,
     }
   }
   const std::string record =
-      "epoch=" + std::to_string(theirs) + " by=" + peer_host + " at=" + std::to_string(now) +
+      "epoch=" + std::to_string(theirs) + " by=" + peer_host + " peer_fs=" + dest_fs +
+      " at=" + std::to_string(now) +
       " common=" + (common != nullptr ? std::string(snap_part_of(common->name)) : "none") +
       " written=" + std::to_string(written) + " kept=" + std::string(snap_part_of(kept));
-  ZREP_RETURN_IF_ERROR(zfs_.inherit_prop(fs, props::kMaster));
-  ZREP_RETURN_IF_ERROR(set_props(zfs_, fs,
-                                 {{props::kSrcFs, dest_fs},
-                                  {props::kSrcHost, peer_host},
-                                  {props::kDestFs, fs},
-                                  {props::kDestHost, config_.host},
-                                  {props::kEpoch, std::to_string(theirs)},
-                                  {props::kFenced, record}}));
+  // The record first: from then on nothing is sent from or into fs, and the sweep completes
+  // the demotion after a crash (finish_demotion).
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kFenced, record));
+  ZREP_RETURN_IF_ERROR(finish_demotion(zfs_, config_.host, fs));
   std::string msg = fs + " on " + config_.host + " was demoted: " + peer_host +
                     " took over at epoch " + std::to_string(theirs) + "; " +
                     std::to_string(written) +
@@ -715,15 +776,27 @@ Result<json> Replicator::resync(const control::ResyncCommand& cmd) {
   const std::string common_part(snap_part_of(common->name));
   ZREP_RETURN_IF_ERROR(zfs_.rename_filesystem(fs, aside));
   Status made = zfs_.clone(aside + "@" + common_part, fs);
+  if (made) made = zfs_.set_prop(fs, props::kReadonly, "on");
   if (made) made = zfs_.promote(fs);
   if (!made) {
-    (void)zfs_.destroy_filesystem(fs, false);
+    auto still = zfs_.exists(fs);
+    Status gone = (!still || *still) ? zfs_.destroy_filesystem(fs, false) : Status::ok();
+    if (!gone) {
+      return make_error(
+          made.code(), "resync of " + fs + " failed: " + made.message() +
+                           "; the copy is intact as " + aside +
+                           ", and the clone made in its place could not be removed (" +
+                           gone.message() + "): destroy " + fs + ", rename " + aside + " back to " +
+                           fs + ", and run resync again");
+    }
     if (Status back = zfs_.rename_filesystem(aside, fs); !back) {
-      spdlog::error("resync {}: could not rename {} back: {}", fs, aside, back.message());
+      return make_error(made.code(), "resync of " + fs + " failed: " + made.message() +
+                                         "; the copy is intact as " + aside +
+                                         " but could not be renamed back (" + back.message() +
+                                         "): rename it to " + fs + " and run resync again");
     }
     return made.error();
   }
-  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kReadonly, "on"));
   ZREP_RETURN_IF_ERROR(set_props(zfs_, fs,
                                  {{props::kSrcFs, new_fs},
                                   {props::kSrcHost, new_host},
@@ -755,6 +828,7 @@ bool Replicator::sweep(bool everything) {
   {
     std::lock_guard lk(mu_);
     todo.swap(pending_);
+    everything = everything || std::exchange(full_sweep_pending_, false);
   }
   if (todo.empty() && !everything) return false;
   auto found = zfs_.find_local_props(props::filesystem_props());
@@ -762,44 +836,79 @@ bool Replicator::sweep(bool everything) {
     spdlog::warn("recovery: cannot list filesystems: {}", found.error().message);
     std::lock_guard lk(mu_);
     pending_.insert(todo.begin(), todo.end());
+    full_sweep_pending_ = full_sweep_pending_ || everything;
     return true;
   }
   bool unresolved = false;
+  // Runs `fix` on fs under its lock; on failure fs is looked at again next time.
+  auto locked = [&](const std::string& fs, const char* what, const std::function<Status()>& fix) {
+    auto held = lock(fs, what);
+    Status s = held ? fix() : Status(held.error());
+    if (!s) {
+      spdlog::warn("{} of {}: {}", what, fs, s.message());
+      check_later(fs);
+      unresolved = true;
+    }
+  };
   for (const auto& [fs, p] : *found) {
-    const bool journal = !props::get(p, props::kSwitch).empty();
-    const bool mastered = props::get(p, props::kMaster) == "yes" &&
-                          props::get(p, props::kSrcHost) == config_.host && fenced_text(p).empty();
-    if (!journal && !(mastered && (everything || todo.contains(fs)))) continue;
-    if (journal) {
+    const bool master = props::get(p, props::kMaster) == "yes";
+    const std::string journal = props::get(p, props::kSwitch);
+    const std::string fenced = fenced_text(p);
+    if (!journal.empty()) {
       // Only this host's side of a switch (several hosts may share one ZFS, as in the tests).
-      auto j = parse_journal(props::get(p, props::kSwitch));
+      auto j = parse_journal(journal);
       if (j && !(j->old_host == config_.host && j->old_fs == fs) &&
           !(j->new_host == config_.host && j->new_fs == fs)) {
         continue;
       }
-    }
-    auto held = lock(fs, "recover");
-    if (!held) {
-      check_later(fs);  // busy: look again next time
-      unresolved = true;
+      locked(fs, "recover", [&]() -> Status {
+        auto r = recover_locked(fs, nullptr);
+        if (r) spdlog::info("recovery of {}: {}", fs, *r);
+        return r.status();
+      });
       continue;
     }
-    if (journal) {
-      auto r = recover_locked(fs, nullptr);
-      if (!r) {
-        spdlog::warn("recovery of {}: {}", fs, r.error().message);
-        unresolved = true;
-      } else {
-        spdlog::info("recovery of {}: {}", fs, *r);
+    if (!fenced.empty()) {
+      if (master && parse_record(fenced)["by"] != config_.host) {
+        locked(fs, "fence", [&] { return finish_demotion(zfs_, config_.host, fs); });
       }
       continue;
     }
-    // A master: is the peer at a higher epoch (it took over while this host was away)?
+    if (!props::get(p, props::kTakeover).empty() && !master &&
+        props::get(p, props::kDestHost) == config_.host) {
+      locked(fs, "takeover",
+             [&] { return finish_forced_takeover(zfs_, config_.host, fs).status(); });
+      continue;
+    }
+    if (!master || props::get(p, props::kSrcHost) != config_.host) continue;
+    if (!everything && !todo.contains(fs)) continue;
+    // A master: is the peer at a higher epoch (it took over while this host was away)? Asked
+    // without the lock, so a sync or failover started meanwhile is not refused as busy.
     const std::string dest_host = props::get(p, props::kDestHost);
     auto peer = connect(dest_host);
     if (!peer) continue;  // the next sync checks again
     auto remote = describe_pair(**peer, fs, p, props::get(p, props::kDestFs));
-    if (remote) (void)fence_locked(fs, p, *remote, dest_host);
+    if (!remote || !remote->exists()) continue;
+    props::PropMap rp(remote->props().begin(), remote->props().end());
+    if (check_fence(std::max<uint64_t>(1, parse_epoch(props::get(p, props::kEpoch))),
+                    parse_epoch(props::get(rp, props::kEpoch)),
+                    props::get(rp, props::kMaster) == "yes") != Fence::kDemote) {
+      continue;
+    }
+    locked(fs, "fence", [&]() -> Status {
+      // Look again under the lock: a failover may have changed the roles meanwhile.
+      auto fresh = zfs_.get_props(fs, props::filesystem_props());
+      if (!fresh) return fresh.status();
+      if (props::get(*fresh, props::kMaster) != "yes" ||
+          !props::get(*fresh, props::kSwitch).empty() ||
+          props::get(*fresh, props::kEpoch) != props::get(p, props::kEpoch)) {
+        return Status::ok();
+      }
+      Status demoted = fence_locked(fs, *fresh, *remote, dest_host);
+      // fence_locked reports a demotion as an error for the caller; here it is the outcome.
+      auto after = zfs_.get_props(fs, {props::kFenced});
+      return after && !fenced_text(*after).empty() ? Status::ok() : demoted;
+    });
   }
   return unresolved;
 }

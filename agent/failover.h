@@ -29,6 +29,15 @@ void clean_old_direction(const Zfs& zfs, const std::string& fs, uint64_t base_gu
 // Why a demoted filesystem neither sends nor receives, and what to do.
 Error demoted_refusal(const std::string& fs, const std::string& host, const std::string& record);
 
+// Completes the demotion of fs (fenced: its zrep:fenced record is written) after a crash:
+// read-only, the pairing pointed at the host that took over, its epoch, no master role.
+Status finish_demotion(const Zfs& zfs, const std::string& host, const std::string& fs);
+
+// Completes `takeover --force` of fs on `host` after a crash: with the new epoch written it
+// takes the master role (true); without, the takeover did not happen and its record goes
+// (false).
+Result<bool> finish_forced_takeover(const Zfs& zfs, const std::string& host, const std::string& fs);
+
 // The standby's side of a switch, for the old master `peer` (authorized and locked by the
 // caller). PREPARE records the journal; COMMIT promotes; ABORT forgets an uncommitted journal.
 Result<peer::SwitchReply> standby_switch_step(const Config& config, const Zfs& zfs,

@@ -362,7 +362,11 @@ Result<peer::ExpireReply> PeerService::expire(const peer::ExpireRequest& req) {
   if (!snaps) return snaps.error();
   peer::ExpireReply reply;
   for (const auto& name : plan_retention({*snaps, *savecount, req.keep_guid(), false})) {
-    ZREP_RETURN_IF_ERROR(zfs_.destroy_snapshot(name));
+    // One that cannot go (a clone made from it, an admin's hold) does not stop the others.
+    if (Status s = zfs_.destroy_snapshot(name); !s) {
+      spdlog::warn("{}: retention could not destroy {}: {}", req.fs(), name, s.message());
+      continue;
+    }
     reply.add_destroyed(std::string(snap_part_of(name)));
   }
   if (reply.destroyed_size() > 0) {
@@ -563,8 +567,10 @@ Result<peer::SwitchReply> PeerService::switch_step(const peer::SwitchRequest& re
                                                 " needs the lock on it, taken on this session");
   }
   auto r = standby_switch_step(config_, zfs_, session_.peer_name, req);
-  // Whatever happens next to the session, an unfinished journal gets looked at.
-  if (hooks_.check_later) hooks_.check_later(req.fs());
+  // Whatever happens next to the session, the journal just written gets looked at.
+  if (r && req.step() == peer::SwitchRequest::PREPARE && hooks_.check_later) {
+    hooks_.check_later(req.fs());
+  }
   return r;
 }
 

@@ -424,12 +424,16 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   if (dest_host.empty() || dest_fs.empty()) {
     return fail(make_error(ErrorCode::kConflict, fs + " has no zrep:dest-host/zrep:dest-fs"));
   }
+  if (!props::get(*p, props::kFenced).empty()) {
+    check_later(fs);
+    return fail(demoted_refusal(fs, config_.host, props::get(*p, props::kFenced)));
+  }
   if (!props::get(*p, props::kSwitch).empty()) {
     // An interrupted failover: resolve it first; it decides who is master now.
     check_later(fs);
     return fail(make_error(ErrorCode::kConflict,
                            fs + " has an unfinished failover (" + props::get(*p, props::kSwitch) +
-                               "); it is read-only until the agent resolves it with " + dest_host +
+                               "); it sends nothing until the agent resolves it with " + dest_host +
                                " (it retries by itself)"));
   }
   auto peer = connect_locked(dest_host, dest_fs, "sync");
@@ -534,7 +538,12 @@ Result<json> Replicator::expire_one(const std::string& fs, PeerClient* peer, uin
   }
   json out{{"fs", fs}, {"savecount", *savecount}, {"destroyed", json::array()}};
   for (const auto& name : plan_retention({*snaps, *savecount, keep_guid, master})) {
-    ZREP_RETURN_IF_ERROR(zfs_.destroy_snapshot(name));
+    // One that cannot go (a clone made from it, an admin's hold) does not stop the others.
+    if (Status s = zfs_.destroy_snapshot(name); !s) {
+      spdlog::warn("{}: retention could not destroy {}: {}", fs, name, s.message());
+      out["not_destroyed"][name] = s.message();
+      continue;
+    }
     out["destroyed"].push_back(name);
   }
   if (master && peer != nullptr) {
@@ -587,8 +596,11 @@ Result<std::map<std::string, std::map<std::string, std::string>>> Replicator::ma
     // destination. (Several "hosts" may share one ZFS, as in the tests; and a pairing's
     // properties name both hosts.)
     bool master = props::get(p, props::kMaster) == "yes";
-    const std::string owner =
-        master ? props::get(p, props::kSrcHost) : props::get(p, props::kDestHost);
+    std::string owner = master ? props::get(p, props::kSrcHost) : props::get(p, props::kDestHost);
+    // A demoted old master is this host's whatever a demotion cut short left in its pairing.
+    if (!props::get(p, props::kFenced).empty()) {
+      owner = parse_record(props::get(p, props::kFenced))["by"] != config_.host ? config_.host : "";
+    }
     if (owner != config_.host) continue;
     if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
     out[name] = std::move(p);

@@ -175,6 +175,7 @@ class Replicator {
   std::mutex mu_;
   std::map<std::string, FsRecord> records_;  // guarded by mu_
   std::set<std::string> pending_;            // guarded by mu_: for the next sweep
+  bool full_sweep_pending_ = false;          // guarded by mu_: the start's sweep failed
 };
 
 }  // namespace zrep

@@ -73,12 +73,25 @@ Result<SwitchJournal> parse_journal(const std::string& text) {
 
 uint64_t parse_epoch(const std::string& text) { return parse_u64(text).value_or(0); }
 
+std::map<std::string, std::string> parse_record(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  for (std::string w; in >> w;) {
+    if (auto eq = w.find('='); eq != std::string::npos) out[w.substr(0, eq)] = w.substr(eq + 1);
+  }
+  return out;
+}
+
 Recovery decide_recovery(const RecoveryInput& in) {
   const bool new_master_here = in.journal.new_host == in.host;
   if (in.local_epoch >= in.journal.epoch) {
     return new_master_here ? Recovery::kFinishAsNewMaster : Recovery::kFinishAsDestination;
   }
   if (new_master_here) return Recovery::kAbortHere;
+  // No base yet: the master never got as far as sending the final snapshot, so the peer was
+  // never asked to prepare, let alone commit. (A higher epoch there is a forced takeover,
+  // which fencing handles once this host is a master again.)
+  if (in.journal.base_guid == 0) return Recovery::kAbortAndUnfence;
   if (!in.peer_epoch) return Recovery::kWaitForPeer;
   return *in.peer_epoch >= in.journal.epoch ? Recovery::kFinishAsDestination
                                             : Recovery::kAbortAndUnfence;
@@ -101,7 +114,7 @@ const char* recovery_name(Recovery r) {
 }
 
 Fence check_fence(uint64_t my_epoch, uint64_t peer_epoch, bool peer_is_master) {
-  if (peer_epoch > my_epoch) return Fence::kDemote;
+  if (peer_epoch > my_epoch) return peer_is_master ? Fence::kDemote : Fence::kPeerAhead;
   if (peer_is_master && peer_epoch == my_epoch) return Fence::kBothMasters;
   return Fence::kOk;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -31,6 +32,9 @@ std::string format_journal(const SwitchJournal& j);
 Result<SwitchJournal> parse_journal(const std::string& text);
 
 uint64_t parse_epoch(const std::string& text);  // 0 when unset or garbage
+
+// The key=value words of a zrep:fenced or zrep:takeover record -> {key: value}.
+std::map<std::string, std::string> parse_record(const std::string& text);
 
 // What recovery does with a filesystem whose `zrep:switch` journal is set.
 enum class Recovery {
@@ -61,7 +65,8 @@ const char* recovery_name(Recovery r);
 // the paired filesystem.
 enum class Fence {
   kOk,
-  kDemote,       // the peer is at a higher epoch: it took over; this host must step down
+  kDemote,       // the peer masters at a higher epoch: it took over; this host steps down
+  kPeerAhead,    // the peer is at a higher epoch but not (yet) master: send nothing, wait
   kBothMasters,  // same epoch, both masters: refuse to send until an operator resolves it
 };
 Fence check_fence(uint64_t my_epoch, uint64_t peer_epoch, bool peer_is_master);

@@ -191,8 +191,9 @@ TEST_F(Failover, ForcedTakeoverFencesTheOldMasterAndResyncKeepsItsData) {
 
   // alpha comes back: it finds beta at a higher epoch and demotes itself.
   alpha().start();
-  ASSERT_TRUE(eventually([&] { return zget(src_, "zrep:fenced") != "-"; }))
-      << "alpha did not demote itself";
+  ASSERT_TRUE(eventually([&] {
+    return zget(src_, "zrep:fenced") != "-" && zget(src_, "zrep:master") == "-";
+  })) << "alpha did not demote itself";
   EXPECT_TRUE(refuses_writes(mnt(src_)));
   EXPECT_EQ(zget(src_, "zrep:master"), "-");
   EXPECT_EQ(read_file(mnt(src_) + "/diverged.txt"), "written on alpha after it lost contact\n");
@@ -311,7 +312,10 @@ TEST_F(Failover, ConcurrentFailoversFromBothHostsEndInOneConsistentState) {
   EXPECT_GE(ok, 1) << text(ra) << "\n" << text(rb);
   for (const auto* r : {&ra, &rb}) {
     if (r->exit_code != 0) {
-      EXPECT_NE(r->err.find("locked by"), std::string::npos) << text(*r);
+      // Refused while the other ran, or found the roles already switched by it.
+      EXPECT_TRUE(r->err.find("locked by") != std::string::npos ||
+                  r->err.find("not the master") != std::string::npos)
+          << text(*r);
     }
   }
   // One switch, or two in a row (the second found the first done): either way one master.
@@ -319,6 +323,55 @@ TEST_F(Failover, ConcurrentFailoversFromBothHostsEndInOneConsistentState) {
   expect_master(master, ok == 2 ? 3 : 2);
   expect_same_data();
   expect_sync_flows(master, "x");
+}
+
+TEST_F(Failover, AForcedTakeoverCutShortIsFinishedAtRestart) {
+  init();
+  alpha().stop();
+  beta().stop();
+  beta().set_env({"ZREP_FAULT_AT=forced-committed"});
+  beta().start();
+  auto r = beta().cli({"takeover", "--force", dst_});
+  EXPECT_NE(r.exit_code, 0);
+  ASSERT_TRUE(beta().wait_exit(30)) << text(r);
+  EXPECT_EQ(zget(dst_, "zrep:epoch"), "2");  // committed, but not master yet
+  EXPECT_NE(zget(dst_, "zrep:master"), "yes");
+  beta().set_env({});
+  beta().start();
+  ASSERT_TRUE(eventually([&] { return zget(dst_, "zrep:master") == "yes"; }));
+  EXPECT_FALSE(refuses_writes(mnt(dst_)));
+  EXPECT_EQ(zget(dst_, "zrep:src-host"), hosts_->beta_name());
+  EXPECT_EQ(zget(dst_, "zrep:dest-host"), hosts_->alpha_name());
+  EXPECT_NE(zget(dst_, "zrep:takeover"), "-");
+}
+
+TEST_F(Failover, AnAbandonedFailoverAtASnapshotLosesNothingOnTheMaster) {
+  init();
+  write_file(mnt(src_) + "/one.txt", "1\n");
+  ASSERT_EQ(alpha().cli({"sync", src_}).exit_code, 0);  // zrep_000001
+  write_file(mnt(src_) + "/two.txt", "2\n");
+  ASSERT_EQ(alpha().cli({"sync", src_}).exit_code, 0);  // zrep_000002
+  write_file(mnt(src_) + "/unsnapshotted.txt", "3\n");
+  beta().stop();
+  beta().set_env({"ZREP_FAULT_AT=standby-prepared"});
+  beta().start();
+  auto r = alpha().cli({"failover", src_ + "@zrep_000001"});
+  EXPECT_NE(r.exit_code, 0);
+  ASSERT_TRUE(beta().wait_exit(30)) << text(r);
+  beta().set_env({});
+  beta().start();
+  ASSERT_TRUE(eventually([&] {
+    return zget(src_, "zrep:switch") == "-" && zget(dst_, "zrep:switch") == "-" &&
+           !refuses_writes(mnt(src_));
+  }));
+  expect_master(src_, 1);
+  // Nothing after the named snapshot was rolled back on the master: it never committed.
+  EXPECT_EQ(read_file(mnt(src_) + "/two.txt"), "2\n");
+  EXPECT_EQ(read_file(mnt(src_) + "/unsnapshotted.txt"), "3\n");
+  EXPECT_TRUE(dataset_exists(src_ + "@zrep_000002"));
+  auto j = alpha().cli_json({"sync", src_});
+  ASSERT_EQ(j.size(), 1u) << j.dump();
+  expect_same_data();
 }
 
 // A crash at every step of the two-phase switch, on either agent: after a restart both hosts

@@ -68,6 +68,14 @@ TEST(Recovery, TheOldMasterStaysFencedWhileThePeerIsUnreachable) {
   EXPECT_EQ(decide_recovery(input("alpha", 4, std::nullopt)), Recovery::kWaitForPeer);
 }
 
+TEST(Recovery, WithoutABaseThePeerNeverPreparedSoTheOldMasterUnfences) {
+  auto in = input("alpha", 4, std::nullopt);
+  in.journal.base_guid = 0;
+  EXPECT_EQ(decide_recovery(in), Recovery::kAbortAndUnfence);
+  in.peer_epoch = 5;  // a forced takeover meanwhile: fencing demotes it afterwards
+  EXPECT_EQ(decide_recovery(in), Recovery::kAbortAndUnfence);
+}
+
 // Every combination of where a crash can leave the two epochs ends with exactly one master.
 TEST(Recovery, EveryCrashPointConvergesToOneMaster) {
   for (uint64_t beta_epoch : {4u, 5u}) {
@@ -86,7 +94,7 @@ TEST(Recovery, EveryCrashPointConvergesToOneMaster) {
 
 TEST(Fence, AHigherEpochOnThePeerDemotes) {
   EXPECT_EQ(check_fence(4, 5, true), Fence::kDemote);
-  EXPECT_EQ(check_fence(4, 5, false), Fence::kDemote);
+  EXPECT_EQ(check_fence(4, 5, false), Fence::kPeerAhead);  // a takeover not finished there
   EXPECT_EQ(check_fence(5, 5, true), Fence::kBothMasters);
   EXPECT_EQ(check_fence(5, 5, false), Fence::kOk);
   EXPECT_EQ(check_fence(5, 4, true), Fence::kOk);
