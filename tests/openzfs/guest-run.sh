@@ -82,7 +82,7 @@ cd /root
 i=0
 for t in "${TESTS[@]}"; do
     i=$((i + 1))
-    log="$OUT/$t.log"
+    log="$OUT/${t//\//_}.log"  # parameterized tests have / in their names
     now=$(upi)
     # Start a test only with a minute left before the deadline; it may run up to the deadline.
     if [ $((DEADLINE - now)) -lt 60 ]; then
