@@ -135,12 +135,16 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
     // packs -I into a compound stream). Unsent snapshots in between are left to retention.
     if (base != nullptr) spec.from = base->name;
     spec.intermediates = false;
+    // OpenZFS on both sides: blocks travel as they are compressed on disk (send -c), and lz4
+    // does not compress them a second time.
+    spec.compressed = zfs_.features().compressed_send && peer.peer_hello().zfs().compressed_send();
     auto child = zfs_.start_send(spec);
     if (!child) {
       (void)write_abort(ch, child.error().message);
       return child.error();
     }
     SendOptions opts;
+    opts.compress = !spec.compressed;
     opts.before_end = [&] {
       return zfs_.finish(*child, "zfs send " + snapshot, std::chrono::hours(1));
     };
