@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "agent/failover.h"
+#include "agent/fault.h"
 #include "agent/net.h"
 #include "agent/retention.h"
 #include "agent/zfs_names.h"
@@ -237,6 +238,8 @@ Result<peer::DescribeReply> PeerService::describe(const peer::DescribeRequest& r
     if (!snaps) return snaps.error();
     to_wire(*snaps, reply.mutable_snapshots());
     reply.set_parent_exists(true);
+    auto token = zfs_.resume_token(req.fs());
+    if (token) reply.set_resume_token(*token);
   } else if (!parent.empty()) {
     auto pe = zfs_.exists(parent);
     if (!pe) return pe.error();
@@ -398,8 +401,44 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
     ZREP_RETURN_IF_ERROR(validate_dataset_name(set_aside));
     ZREP_RETURN_IF_ERROR(zfs_.rename_filesystem(dest, set_aside));
   }
+  // Resumable receives (OpenZFS on both sides): an interrupted stream leaves a token on dest,
+  // and the sender resumes with `zfs send -t`. Full receives (init) are not resumable.
+  const bool resumable =
+      !init && zfs_.features().resumable_receive && session_.peer_hello.zfs().resumable_receive();
+  if (!init) {
+    auto token = zfs_.resume_token(dest);
+    if (!token) return token.error();
+    if (!req.resume_token().empty()) {
+      if (req.resume_token() != *token) {
+        return make_error(ErrorCode::kConflict, "the partial receive into " + dest + " on " +
+                                                    config_.host +
+                                                    " is not the one the sender resumes; sync "
+                                                    "again");
+      }
+      spdlog::info("peer {}: resuming the interrupted receive of {}", session_.peer_name, target);
+    } else if (!token->empty()) {
+      spdlog::warn(
+          "peer {}: discarding the partial receive into {} (zfs recv -A): the sender "
+          "starts over from the newest common snapshot",
+          session_.peer_name, dest);
+      ZREP_RETURN_IF_ERROR(zfs_.abort_partial_receive(dest));
+    }
+  } else if (!req.resume_token().empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "a full receive cannot be resumed");
+  }
+  if (resumable) {
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kReceiving,
+                                       "snap=" + req.snapshot() +
+                                           " guid=" + std::to_string(req.guid()) +
+                                           " base=" + std::to_string(req.base_guid())));
+  }
   auto fail = [&](const Error& e, bool received_something) -> Error {
     if (received_something) undo_receive(req);
+    if (resumable) {
+      // Kept while a partial receive can be resumed: it tells the sender what it was.
+      auto token = zfs_.resume_token(dest);
+      if (token && token->empty()) (void)zfs_.inherit_prop(dest, props::kReceiving);
+    }
     if (!set_aside.empty()) {
       if (Status s = zfs_.rename_filesystem(set_aside, dest); !s) {
         spdlog::error("could not rename {} back to {}: {}", set_aside, dest, s.message());
@@ -410,6 +449,7 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
 
   RecvSpec spec;
   spec.target = dest;
+  spec.resumable = resumable;
   auto child = zfs_.start_recv(spec);
   if (!child) return fail(child.error(), false);
 
@@ -425,6 +465,10 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   opts.header_size = kStreamHeaderSize;
   opts.check_header = [&req](std::span<const uint8_t> header) {
     return check_stream_header(header, req.guid(), req.base_guid());
+  };
+  opts.progress = [](const TransferProgress& p) {
+    // Test hook: an agent killed half-way through a large transfer (agent/fault.h).
+    if (p.raw_bytes >= (uint64_t{64} << 20)) fault_point("received-64m");
   };
   // receive_stream owns the pipe from here and closes it, so zfs recv sees the end.
   auto got = receive_stream(*session_.channel, child->release_stdin(), opts);
@@ -451,6 +495,7 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   reply.set_raw_bytes(got->raw_bytes);
   reply.set_replaced_as(set_aside);
   ZREP_RETURN_IF_ERROR(after_receive(req, reply));
+  if (resumable) (void)zfs_.inherit_prop(dest, props::kReceiving);
   spdlog::info("peer {}: received {} ({} bytes, GUID verified)", session_.peer_name, target,
                got->raw_bytes);
   return reply;

@@ -135,6 +135,7 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
     // packs -I into a compound stream). Unsent snapshots in between are left to retention.
     if (base != nullptr) spec.from = base->name;
     spec.intermediates = false;
+    spec.resume_token = req.resume_token();
     // OpenZFS on both sides: blocks travel as they are compressed on disk (send -c), and lz4
     // does not compress them a second time.
     spec.compressed = zfs_.features().compressed_send && peer.peer_hello().zfs().compressed_send();
@@ -217,6 +218,11 @@ void Replicator::settle_failed_send(const std::string& snap, const std::string& 
   if (!guid || !there) {
     spdlog::warn("{} stays, unsent: cannot tell whether {} holds it ({})", snap, dest_host,
                  !there ? there.error().message : guid.error().message);
+    return;
+  }
+  if (!there->resume_token().empty()) {
+    spdlog::warn("{} stays, unsent: {} holds part of it and the next sync resumes the transfer",
+                 snap, dest_host);
     return;
   }
   for (const auto& s : there->snapshots()) {
@@ -478,10 +484,34 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
     if (!marked) return fail(marked.error());
   }
 
-  auto snap = choose_snapshot(fs, *local, *plan);
-  if (!snap) return fail(snap.error());
   peer::ReceiveRequest req;
   req.set_dest_fs(dest_fs);
+  // An interrupted transfer that the destination can resume: send only the rest of it, when
+  // its snapshot is still here. Otherwise the destination drops it and this run starts over.
+  Result<std::string> snap = std::string();
+  bool discarded_partial = false;
+  if (!remote->resume_token().empty()) {
+    auto rec = parse_record(props::get(
+        props::PropMap(remote->props().begin(), remote->props().end()), props::kReceiving));
+    const std::string name = fs + "@" + rec["snap"];
+    auto it = std::find_if(local->begin(), local->end(), [&](const SnapshotInfo& s) {
+      return s.name == name && std::to_string(s.guid) == rec["guid"];
+    });
+    if (it != local->end() && std::to_string(plan->base.guid) == rec["base"]) {
+      spdlog::info("{}: resuming the interrupted transfer of {} to {}", fs, name, dest_host);
+      req.set_resume_token(remote->resume_token());
+      snap = name;
+    } else {
+      spdlog::warn(
+          "{}: {}:{} holds a partial receive of {} that cannot be resumed (that "
+          "snapshot or its base is gone here); it is discarded and the transfer "
+          "starts over from {}",
+          fs, dest_host, dest_fs, rec["snap"].empty() ? "?" : name, plan->base.name);
+      discarded_partial = true;
+    }
+  }
+  if (req.resume_token().empty()) snap = choose_snapshot(fs, *local, *plan);
+  if (!snap) return fail(snap.error());
   auto done = send_snapshot(**peer, *snap, &plan->base, req, progress);
   if (!done) {
     // Keep the snapshot only when the peer may have it (the connection broke): the next sync
@@ -521,6 +551,8 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
               {"bytes", done->raw_bytes()},
               {"seconds", secs},
               {"marked_after_lost_ack", plan->mark_local.size() + plan->mark_remote.size()},
+              {"resumed", !req.resume_token().empty()},
+              {"discarded_partial", discarded_partial},
               {"expired", expired ? *expired : json{{"error", expired.error().message}}}};
 }
 

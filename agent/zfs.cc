@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 
@@ -305,6 +306,24 @@ Result<std::vector<std::string>> Zfs::held(const std::vector<std::string>& snaps
   return out;
 }
 
+Result<std::string> Zfs::resume_token(const std::string& fs) const {
+  if (!features_.resumable_receive) return std::string();
+  auto p = get_props(fs, {"receive_resume_token"});
+  if (!p) return p.error();
+  auto it = p->find("receive_resume_token");
+  if (it == p->end() || it->second == "-") return std::string();
+  ZREP_RETURN_IF_ERROR(validate_resume_token(it->second));
+  return it->second;
+}
+
+Status Zfs::abort_partial_receive(const std::string& fs) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  auto out = zfs({"recv", "-A", fs});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot discard the partial receive into " + fs);
+  return Status::ok();
+}
+
 Status Zfs::clone(const std::string& snapshot, const std::string& target) const {
   ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
   ZREP_RETURN_IF_ERROR(validate_dataset_name(target));
@@ -377,6 +396,18 @@ Result<Child> Zfs::start_send(const SendSpec& spec) const {
                       "compressed sends (-c) need OpenZFS; this ZFS is " + features_.version);
   }
   std::vector<std::string> argv{options_.zfs_program, "send"};
+  if (!spec.resume_token.empty()) {
+    // The token carries the snapshot, the base and the flags of the interrupted stream.
+    if (!features_.resumable_receive) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "resuming a send (-t) needs OpenZFS; this ZFS is " + features_.version);
+    }
+    ZREP_RETURN_IF_ERROR(validate_resume_token(spec.resume_token));
+    argv.insert(argv.end(), {"-t", spec.resume_token});
+    auto child = Child::spawn(argv, StdioMode::kNull, StdioMode::kPipe);
+    if (!child) return spawn_failure(child.error());
+    return child;
+  }
   if (spec.raw) argv.push_back("-w");
   if (spec.compressed) argv.push_back("-c");
   if (spec.from) {
@@ -424,6 +455,18 @@ Status clear_zrep_properties(const Zfs& zfs, const std::string& fs) {
     if (s.sent) ZREP_RETURN_IF_ERROR(zfs.inherit_prop(s.name, "zrep:sent"));
   }
   return release_base_holds(zfs, fs, {});
+}
+
+Status validate_resume_token(const std::string& token) {
+  bool ok = token.size() >= 3 && token.size() <= 65536 && token[0] != '-';
+  for (char c : token) {
+    ok = ok && (std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == '-');
+  }
+  if (!ok) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "not a receive resume token: '" + token.substr(0, 40) + "'");
+  }
+  return Status::ok();
 }
 
 Status release_base_holds(const Zfs& zfs, const std::string& fs,

@@ -48,6 +48,7 @@ struct SendSpec {
   bool intermediates = true;        // -I (with `from`) rather than -i
   bool raw = false;                 // -w (OpenZFS only)
   bool compressed = false;          // -c (OpenZFS only)
+  std::string resume_token;         // -t TOKEN: the rest of an interrupted stream (OpenZFS)
 };
 
 struct RecvSpec {
@@ -98,6 +99,10 @@ class Zfs {
   Result<std::vector<std::string>> held(const std::vector<std::string>& snapshots,
                                         const std::string& tag) const;
   Status clone(const std::string& snapshot, const std::string& target) const;
+  // Resumable receives (OpenZFS): the token an interrupted `recv -s` left on fs ("" when none,
+  // and always "" where the ZFS cannot resume), and `zfs recv -A` to discard that state.
+  Result<std::string> resume_token(const std::string& fs) const;
+  Status abort_partial_receive(const std::string& fs) const;
   Status promote(const std::string& fs) const;
   // The size of the incremental stream from `from` to `to` (both snapshots of one filesystem):
   // what was written between them. Reads the whole stream (zfs-fuse has no `written@`).
@@ -139,6 +144,10 @@ Status hold_base(const Zfs& zfs, const std::string& fs, uint64_t base_guid);
 // Releases zrep's holds on the snapshots of fs, but `except`.
 Status release_base_holds(const Zfs& zfs, const std::string& fs,
                           const std::optional<std::string>& except);
+
+// A receive_resume_token as OpenZFS writes it ("1-" then hex digits and dashes), checked
+// before it reaches a command line: it comes from the peer.
+Status validate_resume_token(const std::string& token);
 
 // Maps a failed zfs command's stderr to an error code (pure; unit-tested).
 ErrorCode classify_zfs_error(const std::string& stderr_text);

@@ -21,22 +21,24 @@ inline constexpr const char* kEpoch = "zrep:epoch";
 inline constexpr const char* kSwitch = "zrep:switch";      // journal of a role switch in progress
 inline constexpr const char* kFenced = "zrep:fenced";      // demoted: the peer took over
 inline constexpr const char* kTakeover = "zrep:takeover";  // record of a forced takeover
+// On a destination, during a resumable receive: "snap=S guid=G base=B" of the stream.
+inline constexpr const char* kReceiving = "zrep:receiving";
 inline constexpr const char* kReadonly = "readonly";
 
 inline constexpr uint32_t kDefaultSavecount = 5;
 
 // Every property a filesystem's replication state is read from.
 inline std::vector<std::string> filesystem_props() {
-  return {kSrcFs, kSrcHost, kDestFs, kDestHost, kMaster,  kSavecount,
-          kEpoch, kSwitch,  kFenced, kTakeover, kReadonly};
+  return {kSrcFs, kSrcHost, kDestFs, kDestHost, kMaster,    kSavecount,
+          kEpoch, kSwitch,  kFenced, kTakeover, kReceiving, kReadonly};
 }
 
 using PropMap = std::map<std::string, std::string>;
 
 // The properties `clear` removes from a filesystem (zrep:sent is removed from its snapshots).
 inline std::vector<std::string> pairing_props() {
-  return {kSrcFs,     kSrcHost, kDestFs, kDestHost, kMaster,
-          kSavecount, kEpoch,   kSwitch, kFenced,   kTakeover};
+  return {kSrcFs, kSrcHost, kDestFs, kDestHost, kMaster,   kSavecount,
+          kEpoch, kSwitch,  kFenced, kTakeover, kReceiving};
 }
 
 inline std::string get(const PropMap& m, const std::string& key) {

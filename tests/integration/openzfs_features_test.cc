@@ -61,6 +61,60 @@ TEST_F(Holds, TheIncrementalBaseIsHeldOnBothSidesAndMovesWithEachSync) {
   EXPECT_FALSE(held_by_zrep(snapshots(dst_).back()));
 }
 
+class Resumable : public PairTest {
+ protected:
+  void SetUp() override {
+    if (!openzfs()) {
+      GTEST_SKIP() << "zfs-fuse has no resumable receive (recv -s, send -t): an interrupted "
+                      "transfer starts over there. This test runs in the OpenZFS lane.";
+    }
+    make_hosts(PoolSizes{});
+    write_file(mnt(src_) + "/small.txt", "before\n");
+  }
+
+  // A 200 MiB change whose transfer stops when beta's agent dies at 64 MiB received.
+  void interrupted_sync() {
+    write_file(mnt(src_) + "/big.bin", test_data(200u << 20, 9));
+    beta().stop();
+    beta().set_env({"ZREP_FAULT_AT=received-64m"});
+    beta().start();
+    auto r = alpha().cli({"sync", src_}, 900);
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    ASSERT_TRUE(beta().wait_exit(60)) << "beta did not stop at 64 MiB: " << r.out << r.err;
+    beta().set_env({});
+    beta().start();
+    ASSERT_NE(zget(dst_, "receive_resume_token"), "-") << "no partial receive to resume";
+  }
+};
+
+TEST_F(Resumable, AnInterruptedTransferResumesWhereItStopped) {
+  init();
+  interrupted_sync();
+  auto j = alpha().cli_json({"sync", src_});
+  ASSERT_EQ(j.size(), 1u) << j.dump();
+  EXPECT_TRUE(j[0]["resumed"].get<bool>()) << j.dump();
+  // The agent's own count of what it sent this time: the rest, not the whole 200 MiB again.
+  EXPECT_LT(j[0]["bytes"].get<uint64_t>(), 150u << 20) << j.dump();
+  EXPECT_EQ(zget(dst_, "receive_resume_token"), "-");
+  expect_same_data();
+  expect_newest_snapshot_same();
+}
+
+TEST_F(Resumable, AStaleTokenIsDiscardedAndTheTransferStartsOver) {
+  init();
+  interrupted_sync();
+  // The snapshot the partial receive belongs to is gone from the source.
+  const std::string partial = snapshots(src_).back();
+  ASSERT_EQ(run({"zfs", "destroy", partial}).exit_code, 0);
+  auto j = alpha().cli_json({"sync", src_});
+  ASSERT_EQ(j.size(), 1u) << j.dump();
+  EXPECT_TRUE(j[0]["discarded_partial"].get<bool>()) << j.dump();
+  EXPECT_FALSE(j[0]["resumed"].get<bool>()) << j.dump();
+  EXPECT_EQ(zget(dst_, "receive_resume_token"), "-");
+  expect_same_data();
+  expect_newest_snapshot_same();
+}
+
 class CompressedSend : public PairTest {
  protected:
   void SetUp() override {
