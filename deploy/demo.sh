@@ -3,7 +3,8 @@
 #   installs dependencies, builds, starts zfs-fuse, makes two file-backed pools, a CA and two
 #   host certificates, starts two agents ("alpha" and "beta") on loopback, replicates a
 #   filesystem of real files from alpha to beta (init), changes files, syncs, shows status and
-#   list on both hosts, and proves the destination's files equal the source's.
+#   list on both hosts, fails over to beta and back (a sync each way in between), and proves
+#   the destination's files equal the source's.
 #
 #   deploy/demo.sh            run the demo, then stop the agents and destroy the pools
 #   deploy/demo.sh --keep     leave agents and pools running to explore
@@ -126,6 +127,17 @@ B status
 B list -L
 say "beta: zrep-agent --json list -L"
 B --json list -L
+
+say "planned failover, run on beta (the standby): zrep-agent failover $dst_pool/backup/data"
+B failover "$dst_pool/backup/data"
+echo "written on beta, the master now" >"/$dst_pool/backup/data/after-failover.txt"
+say "beta is the master: zrep-agent sync $dst_pool/backup/data sends to alpha"
+B sync "$dst_pool/backup/data"
+echo "alpha has: $(cat "/$src_pool/data/after-failover.txt")"
+say "and back, run on alpha: zrep-agent failover $src_pool/data"
+A failover "$src_pool/data"
+A status
+B status
 
 say "snapshots and GUIDs on both hosts"
 zfs get -H -p -o name,value guid -r -d 1 "$src_pool/data" | grep @
