@@ -203,6 +203,9 @@ Result<bool> finish_forced_takeover(const Zfs& zfs, const std::string& host,
   }
   const std::string old_host = old.substr(0, colon), old_fs = old.substr(colon + 1);
   ZREP_RETURN_IF_ERROR(validate_dataset_name(old_fs));
+  if (!is_valid_host_name(old_host)) {
+    return make_error(ErrorCode::kInvalidArgument, fs + ": bad host in zrep:takeover: " + old);
+  }
   if (parse_epoch(props::get(*p, props::kEpoch)) < wanted) {
     // Stopped before its commit point: it did not happen.
     spdlog::warn("{}: a forced takeover stopped before writing epoch {}; it did not happen", fs,
@@ -210,13 +213,15 @@ Result<bool> finish_forced_takeover(const Zfs& zfs, const std::string& host,
     ZREP_RETURN_IF_ERROR(zfs.inherit_prop(fs, props::kTakeover));
     return false;
   }
+  // Writable first: a crash before the role is written leaves a committed takeover that the
+  // sweep finishes (it looks for one that is not master yet).
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kReadonly, "off"));
   ZREP_RETURN_IF_ERROR(set_props(zfs, fs,
                                  {{props::kSrcFs, fs},
                                   {props::kSrcHost, host},
                                   {props::kDestFs, old_fs},
                                   {props::kDestHost, old_host},
                                   {props::kMaster, "yes"}}));
-  ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kReadonly, "off"));
   auto snaps = zfs.list_snapshots(fs);
   if (snaps && !snaps->empty()) hold_base_or_warn(zfs, fs, snaps->back().guid);
   return true;

@@ -87,6 +87,32 @@ Result<peer::DescribeReply> Replicator::describe_pair(PeerClient& peer, const st
   return peer.describe(req);
 }
 
+void Replicator::bookmark_base(const std::string& snapshot) {
+  if (!zfs_.features().bookmarks) return;
+  const std::string fs(dataset_of(snapshot));
+  const std::string mark = fs + "#" + std::string(snap_part_of(snapshot));
+  if (Status s = zfs_.bookmark(snapshot, mark); !s) {
+    spdlog::warn("{}: could not bookmark the new base: {}", fs, s.message());
+    return;
+  }
+  // A few recent ones are enough: a bookmark serves when its snapshot was destroyed lately.
+  auto marks = zfs_.list_bookmarks(fs);
+  if (!marks) return;
+  std::vector<std::string> ours;
+  for (const auto& b : *marks) {
+    auto hash = b.name.find('#');
+    if (hash != std::string::npos && parse_zrep_snap(std::string_view(b.name).substr(hash + 1))) {
+      ours.push_back(b.name);
+    }
+  }
+  constexpr size_t kKeep = 3;
+  for (size_t i = 0; i + kKeep < ours.size(); ++i) {
+    if (Status s = zfs_.destroy_bookmark(ours[i]); !s) {
+      spdlog::warn("{}: could not destroy the old bookmark {}: {}", fs, ours[i], s.message());
+    }
+  }
+}
+
 void Replicator::record_result(const std::string& fs, const Status& status, uint64_t bytes,
                                double seconds) {
   std::lock_guard lk(mu_);
@@ -360,6 +386,7 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
   if (Status h = hold_base(zfs_, fs, done->received_guid()); !h) {
     spdlog::warn("{}: could not hold the base {}: {}", fs, snap, h.message());
   }
+  bookmark_base(snap);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   record_result(fs, Status::ok(), done->raw_bytes(), secs);
   spdlog::info("init {} done: {} bytes in {:.2f} s, GUID verified on {}", fs, done->raw_bytes(),
@@ -465,6 +492,25 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   if (!local) return fail(local.error());
   auto remote_snaps = from_wire(dest_fs, remote->snapshots());
   auto plan = plan_sync(*local, remote_snaps, fs, dest_host + ":" + dest_fs);
+  if (!plan && plan.error().code == ErrorCode::kNotFound && zfs_.features().bookmarks) {
+    // The base snapshot is gone here, but a bookmark of it can still be the incremental base.
+    auto marks = zfs_.list_bookmarks(fs);
+    if (marks && !marks->empty()) {
+      std::vector<SnapshotInfo> with_marks = *local;
+      with_marks.insert(with_marks.end(), marks->begin(), marks->end());
+      std::stable_sort(
+          with_marks.begin(), with_marks.end(),
+          [](const SnapshotInfo& a, const SnapshotInfo& b) { return a.createtxg < b.createtxg; });
+      auto from_mark = plan_sync(with_marks, remote_snaps, fs, dest_host + ":" + dest_fs);
+      if (from_mark) {
+        spdlog::info("{}: the base snapshot is gone; sending incrementally from bookmark {}", fs,
+                     from_mark->base.name);
+        std::erase_if(from_mark->mark_local,
+                      [](const std::string& n) { return n.find('#') != std::string::npos; });
+        plan = std::move(from_mark);
+      }
+    }
+  }
   if (!plan) return fail(plan.error());
 
   // A previous sync whose acknowledgement was lost: the snapshot arrived, only the marks are
@@ -533,6 +579,7 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   if (Status h = hold_base(zfs_, fs, done->received_guid()); !h) {
     spdlog::warn("{}: could not move the hold to the new base: {}", fs, h.message());
   }
+  bookmark_base(*snap);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   record_result(fs, Status::ok(), done->raw_bytes(), secs);
   // Retention after a verified sync, on both sides. A failure here does not undo the sync.

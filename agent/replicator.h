@@ -162,6 +162,9 @@ class Replicator {
   // zrep-managed filesystems here: name -> properties.
   Result<std::map<std::string, std::map<std::string, std::string>>> managed_filesystems(
       const std::vector<std::string>& only);
+  // OpenZFS: bookmarks the new base (FS#zrep_XXXXXX), so an incremental can start from it
+  // even after the snapshot is destroyed; keeps the newest few.
+  void bookmark_base(const std::string& snapshot);
   void record_result(const std::string& fs, const Status& status, uint64_t bytes, double seconds);
 
   const Config& config_;

@@ -324,6 +324,52 @@ Status Zfs::abort_partial_receive(const std::string& fs) const {
   return Status::ok();
 }
 
+Status Zfs::bookmark(const std::string& snapshot, const std::string& bookmark) const {
+  ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
+  ZREP_RETURN_IF_ERROR(validate_bookmark_name(bookmark));
+  auto out = zfs({"bookmark", snapshot, bookmark});
+  if (!out) return out.error();
+  if (out->exit_code != 0 && out->err.find("already exists") == std::string::npos) {
+    return failure(*out, "cannot bookmark " + snapshot);
+  }
+  return Status::ok();
+}
+
+Result<std::vector<SnapshotInfo>> Zfs::list_bookmarks(const std::string& fs) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  std::vector<SnapshotInfo> out;
+  if (!features_.bookmarks) return out;
+  auto r = zfs({"list", "-H", "-p", "-t", "bookmark", "-o", "name,guid,createtxg", "-s",
+                "createtxg", "-d", "1", fs});
+  if (!r) return r.error();
+  if (r->exit_code != 0) return failure(*r, "cannot list the bookmarks of " + fs);
+  std::istringstream lines(r->out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    SnapshotInfo b;
+    std::string guid, txg;
+    if (!std::getline(fields, b.name, '\t') || !std::getline(fields, guid, '\t') ||
+        !std::getline(fields, txg, '\t')) {
+      continue;
+    }
+    auto g = parse_u64(guid);
+    auto t = parse_u64(txg);
+    if (!g || !t || b.name.rfind(fs + "#", 0) != 0) continue;
+    b.guid = *g;
+    b.createtxg = *t;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+Status Zfs::destroy_bookmark(const std::string& bookmark) const {
+  ZREP_RETURN_IF_ERROR(validate_bookmark_name(bookmark));
+  auto out = zfs({"destroy", bookmark});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot destroy bookmark " + bookmark);
+  return Status::ok();
+}
+
 Status Zfs::clone(const std::string& snapshot, const std::string& target) const {
   ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
   ZREP_RETURN_IF_ERROR(validate_dataset_name(target));
@@ -386,7 +432,11 @@ Result<std::map<std::string, std::map<std::string, std::string>>> Zfs::find_loca
 
 Result<Child> Zfs::start_send(const SendSpec& spec) const {
   ZREP_RETURN_IF_ERROR(validate_snapshot_name(spec.snapshot));
-  if (spec.from) ZREP_RETURN_IF_ERROR(validate_snapshot_name(*spec.from));
+  if (spec.from) {
+    ZREP_RETURN_IF_ERROR(spec.from->find('#') != std::string::npos
+                             ? validate_bookmark_name(*spec.from)
+                             : validate_snapshot_name(*spec.from));
+  }
   if (spec.raw && !features_.raw_send) {
     return make_error(ErrorCode::kInvalidArgument,
                       "raw sends (-w) need OpenZFS; this ZFS is " + features_.version);

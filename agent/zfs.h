@@ -44,7 +44,7 @@ struct SnapshotInfo {
 
 struct SendSpec {
   std::string snapshot;             // fs@snap to send
-  std::optional<std::string> from;  // incremental base (fs@snap); none: full stream
+  std::optional<std::string> from;  // incremental base (fs@snap or fs#bookmark); none: full
   bool intermediates = true;        // -I (with `from`) rather than -i
   bool raw = false;                 // -w (OpenZFS only)
   bool compressed = false;          // -c (OpenZFS only)
@@ -98,6 +98,11 @@ class Zfs {
   Status release(const std::string& snapshot, const std::string& tag) const;
   Result<std::vector<std::string>> held(const std::vector<std::string>& snapshots,
                                         const std::string& tag) const;
+  // Bookmarks (OpenZFS): fs#name of a snapshot; the bookmarks of fs (name, GUID, createtxg),
+  // oldest first; destroy one.
+  Status bookmark(const std::string& snapshot, const std::string& bookmark) const;
+  Result<std::vector<SnapshotInfo>> list_bookmarks(const std::string& fs) const;
+  Status destroy_bookmark(const std::string& bookmark) const;
   Status clone(const std::string& snapshot, const std::string& target) const;
   // Resumable receives (OpenZFS): the token an interrupted `recv -s` left on fs ("" when none,
   // and always "" where the ZFS cannot resume), and `zfs recv -A` to discard that state.

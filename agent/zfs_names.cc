@@ -92,6 +92,19 @@ Status validate_snapshot_name(std::string_view name) {
   return Status::ok();
 }
 
+Status validate_bookmark_name(std::string_view name) {
+  std::string as_snapshot(name);
+  auto hash = as_snapshot.find('#');
+  if (hash == std::string::npos || as_snapshot.find('@') != std::string::npos) {
+    return invalid("bookmark", name, "a bookmark name has exactly one '#' (dataset#bookmark)");
+  }
+  as_snapshot[hash] = '@';
+  if (Status s = validate_snapshot_name(as_snapshot); !s) {
+    return invalid("bookmark", name, s.message());
+  }
+  return Status::ok();
+}
+
 std::string_view dataset_of(std::string_view snapshot_name) {
   return snapshot_name.substr(0, snapshot_name.find('@'));
 }

@@ -22,6 +22,8 @@ Status validate_dataset_name(std::string_view name);
 // dataset@snap: exactly one '@', a valid dataset, a snapshot part of [A-Za-z0-9_.:-] not starting
 // with '-'; total length <= kMaxDatasetNameLength.
 Status validate_snapshot_name(std::string_view name);
+// dataset#bookmark: the same rules as a snapshot name, with '#' for '@'.
+Status validate_bookmark_name(std::string_view name);
 
 // The dataset and the snapshot part of "fs@snap" (no validation).
 std::string_view dataset_of(std::string_view snapshot_name);

@@ -115,6 +115,37 @@ TEST_F(Resumable, AStaleTokenIsDiscardedAndTheTransferStartsOver) {
   expect_newest_snapshot_same();
 }
 
+class Bookmarks : public PairTest {
+ protected:
+  void SetUp() override {
+    if (!openzfs()) {
+      GTEST_SKIP() << "zfs-fuse has no bookmarks; without the base snapshot a full resend is "
+                      "needed there. This test runs in the OpenZFS lane.";
+    }
+    make_hosts(PoolSizes{});
+    write_file(mnt(src_) + "/big.bin", test_data(4u << 20, 5));
+  }
+};
+
+TEST_F(Bookmarks, AnIncrementalStartsFromTheBookmarkWhenTheBaseSnapshotIsGone) {
+  init();
+  write_file(mnt(src_) + "/two.txt", "2\n");
+  ASSERT_EQ(alpha().cli({"sync", src_}).exit_code, 0);
+  const std::string base = snapshots(src_).back();
+  const std::string mark = src_ + "#" + base.substr(base.find('@') + 1);
+  ASSERT_EQ(run({"zfs", "list", "-H", "-t", "bookmark", mark}).exit_code, 0) << "no bookmark";
+  // Someone destroys the base on the source (releasing zrep's hold first).
+  ASSERT_EQ(run({"zfs", "release", "zrep:base", base}).exit_code, 0);
+  ASSERT_EQ(run({"zfs", "destroy", base}).exit_code, 0);
+  write_file(mnt(src_) + "/three.txt", "3\n");
+  auto j = alpha().cli_json({"sync", src_});
+  ASSERT_EQ(j.size(), 1u) << j.dump();
+  EXPECT_EQ(j[0]["base"], mark) << j.dump();
+  EXPECT_LT(j[0]["bytes"].get<uint64_t>(), 1u << 20) << "a full resend: " << j.dump();
+  expect_same_data();
+  expect_newest_snapshot_same();
+}
+
 class CompressedSend : public PairTest {
  protected:
   void SetUp() override {

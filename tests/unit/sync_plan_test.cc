@@ -86,3 +86,31 @@ TEST(SyncPlan, SequenceCountsBothSidesAndIsBounded) {
 
 }  // namespace
 }  // namespace zrep
+
+namespace zrep {
+namespace {
+
+TEST(SyncPlanBookmarks, ABookmarkCanBeTheBaseWhenItsSnapshotIsGone) {
+  std::vector<SnapshotInfo> local;
+  SnapshotInfo mark;
+  mark.name = "p/fs#zrep_000001";
+  mark.guid = 11;
+  mark.createtxg = 10;
+  SnapshotInfo newer;
+  newer.name = "p/fs@zrep_000002";
+  newer.guid = 12;
+  newer.createtxg = 20;
+  local = {mark, newer};
+  SnapshotInfo there;
+  there.name = "zrep_000001";
+  there.guid = 11;
+  there.createtxg = 10;
+  there.sent = 1;
+  auto plan = plan_sync(local, {there}, "p/fs", "beta:b/fs");
+  ASSERT_TRUE(plan.is_ok()) << plan.error().message;
+  EXPECT_EQ(plan->base.name, "p/fs#zrep_000001");
+  EXPECT_EQ(plan->next_seq, 3u);
+}
+
+}  // namespace
+}  // namespace zrep

@@ -105,3 +105,17 @@ TEST(ZfsNames, ZrepSnapshots) {
 
 }  // namespace
 }  // namespace zrep
+
+namespace zrep {
+namespace {
+
+TEST(BookmarkNames, SameRulesAsSnapshotsWithAHash) {
+  EXPECT_TRUE(validate_bookmark_name("pool/fs#zrep_000001").is_ok());
+  for (const char* bad : {"pool/fs@snap", "pool/fs", "pool/fs#", "#b", "pool/fs#a#b", "pool/fs#a@b",
+                          "-R#x", "pool/fs#a b", "pool/../x#b"}) {
+    EXPECT_FALSE(validate_bookmark_name(bad).is_ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace zrep
