@@ -492,8 +492,9 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   if (!local) return fail(local.error());
   auto remote_snaps = from_wire(dest_fs, remote->snapshots());
   auto plan = plan_sync(*local, remote_snaps, fs, dest_host + ":" + dest_fs);
-  if (!plan && plan.error().code == ErrorCode::kNotFound && zfs_.features().bookmarks) {
-    // The base snapshot is gone here, but a bookmark of it can still be the incremental base.
+  if (!plan && zfs_.features().bookmarks) {
+    // The base snapshot is gone here (none in common, or only older ones than the peer's
+    // newest), but a bookmark of it can still be the incremental base.
     auto marks = zfs_.list_bookmarks(fs);
     if (marks && !marks->empty()) {
       std::vector<SnapshotInfo> with_marks = *local;
