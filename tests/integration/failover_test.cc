@@ -381,6 +381,8 @@ struct CrashCase {
   const char* step;
 };
 
+void PrintTo(const CrashCase& c, std::ostream* os) { *os << c.agent << " at " << c.step; }
+
 class FailoverCrash : public Failover, public ::testing::WithParamInterface<CrashCase> {};
 
 TEST_P(FailoverCrash, BothHostsConvergeAfterARestart) {
