@@ -120,7 +120,7 @@ Result<PeerConfig> parse_peer(const toml::table& t, size_t index, std::string_vi
 Result<FilesystemConfig> parse_filesystem(const toml::table& t, size_t index,
                                           std::string_view source) {
   std::string where = "in [[filesystem]] #" + std::to_string(index + 1) + ": ";
-  ZREP_RETURN_IF_ERROR(check_known_keys(t, {"name", "interval"}, where, source));
+  ZREP_RETURN_IF_ERROR(check_known_keys(t, {"name", "interval", "raw"}, where, source));
   FilesystemConfig fs;
   auto name = required_string(t, "name", where, source);
   if (!name) return name.error();
@@ -129,6 +129,10 @@ Result<FilesystemConfig> parse_filesystem(const toml::table& t, size_t index,
   auto interval = optional_int(t, "interval", -1, 0, 7 * 86400, where, source);
   if (!interval) return interval.error();
   if (*interval >= 0) fs.interval = std::chrono::seconds(*interval);
+  if (const auto* raw = t.get("raw")) {
+    if (!raw->is_boolean()) return config_error(source, where + "'raw' must be true or false");
+    fs.raw = raw->value<bool>();
+  }
   return fs;
 }
 
@@ -202,6 +206,13 @@ Result<uint64_t> parse_size(std::string_view text) {
   if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size()) return bad;
   if (shift != 0 && n > (UINT64_MAX >> shift)) return bad;
   return n << shift;
+}
+
+std::optional<bool> Config::raw_for(std::string_view fs) const {
+  for (const auto& f : filesystems) {
+    if (f.name == fs && f.raw) return f.raw;
+  }
+  return std::nullopt;
 }
 
 std::chrono::seconds Config::interval_for(std::string_view fs) const {

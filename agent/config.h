@@ -44,6 +44,9 @@ struct ScheduleConfig {
 struct FilesystemConfig {
   std::string name;
   std::optional<std::chrono::seconds> interval;  // overrides ScheduleConfig::interval
+  // Raw sends (zfs send -w, OpenZFS): the standby holds the data encrypted, without the key.
+  // Unset: raw for encrypted filesystems.
+  std::optional<bool> raw;
 };
 
 struct Config {
@@ -64,6 +67,7 @@ struct Config {
 
   const PeerConfig* find_peer(std::string_view name) const;
   std::chrono::seconds interval_for(std::string_view fs) const;
+  std::optional<bool> raw_for(std::string_view fs) const;
   std::vector<std::string> peer_names() const;
 };
 

@@ -87,6 +87,25 @@ Result<peer::DescribeReply> Replicator::describe_pair(PeerClient& peer, const st
   return peer.describe(req);
 }
 
+Result<bool> Replicator::use_raw(const std::string& fs, PeerClient& peer) {
+  const bool possible = zfs_.features().raw_send && peer.peer_hello().zfs().raw_send();
+  if (auto configured = config_.raw_for(fs)) {
+    if (*configured && !possible) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fs + " has raw = true in " + config_.source +
+              ", but raw sends need OpenZFS on both hosts (here: " + zfs_.features().version +
+              ", " + peer.peer_name() + ": " + peer.peer_hello().zfs().version() + ")");
+    }
+    return *configured;
+  }
+  if (!possible) return false;
+  auto p = zfs_.get_props(fs, {"encryption"});
+  if (!p) return p.error();
+  const std::string enc = props::get(*p, "encryption");
+  return !enc.empty() && enc != "off" && enc != "-";
+}
+
 void Replicator::bookmark_base(const std::string& snapshot) {
   if (!zfs_.features().bookmarks) return;
   const std::string fs(dataset_of(snapshot));
@@ -153,6 +172,9 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
   req.set_sent_time(unix_now());
 
   const std::string fs(dataset_of(snapshot));
+  auto raw_wanted = use_raw(fs, peer);
+  if (!raw_wanted) return raw_wanted.error();
+  const bool raw = *raw_wanted;
   auto started = std::chrono::steady_clock::now();
   auto stream = [&](FrameChannel& ch) -> Status {
     SendSpec spec;
@@ -165,13 +187,15 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
     // OpenZFS on both sides: blocks travel as they are compressed on disk (send -c), and lz4
     // does not compress them a second time.
     spec.compressed = zfs_.features().compressed_send && peer.peer_hello().zfs().compressed_send();
+    spec.raw = raw;
+    if (raw) spec.compressed = false;  // a raw stream carries the blocks as they are on disk
     auto child = zfs_.start_send(spec);
     if (!child) {
       (void)write_abort(ch, child.error().message);
       return child.error();
     }
     SendOptions opts;
-    opts.compress = !spec.compressed;
+    opts.compress = !spec.compressed && !spec.raw;
     opts.before_end = [&] {
       return zfs_.finish(*child, "zfs send " + snapshot, std::chrono::hours(1));
     };

@@ -165,6 +165,9 @@ class Replicator {
   // OpenZFS: bookmarks the new base (FS#zrep_XXXXXX), so an incremental can start from it
   // even after the snapshot is destroyed; keeps the newest few.
   void bookmark_base(const std::string& snapshot);
+  // Whether fs goes raw (send -w) to `peer`: [[filesystem]] raw, or by default when fs is
+  // encrypted and both sides can.
+  Result<bool> use_raw(const std::string& fs, PeerClient& peer);
   void record_result(const std::string& fs, const Status& status, uint64_t bytes, double seconds);
 
   const Config& config_;

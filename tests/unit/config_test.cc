@@ -102,6 +102,8 @@ TEST(Config, ScheduleAndFilesystemOverrides) {
   expect_error("host = \"a\"\nsync_interval = -1\n" + kTls, "sync_interval");
   expect_error("host = \"a\"\nmin_free = \"lots\"\n" + kTls, "min_free");
   expect_error("host = \"a\"\n" + kTls + "[[filesystem]]\nname = \"-x\"\n", "invalid");
+  expect_error("host = \"a\"\n" + kTls + "[[filesystem]]\nname = \"t/x\"\nraw = \"yes\"\n",
+               "'raw' must be true or false");
   EXPECT_EQ(*parse_size("512K"), 512u << 10);
   EXPECT_FALSE(parse_size("1Q"));
   EXPECT_FALSE(parse_size("99999999999T"));
@@ -119,6 +121,9 @@ TEST(Config, TheDocumentedExampleParses) {
   EXPECT_EQ(c->host, "prod1");
   EXPECT_EQ(c->schedule.interval.count(), 60);
   EXPECT_EQ(c->interval_for("tank/data").count(), 10);
+  EXPECT_EQ(c->raw_for("tank/data"), std::optional<bool>(true));
+  EXPECT_EQ(c->raw_for("tank/other"), std::nullopt);
+  EXPECT_EQ(c->lock_lease.count(), 120);
 }
 
 }  // namespace
