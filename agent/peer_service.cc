@@ -389,55 +389,76 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   if (!held) return held.error();
   const bool init = req.base_guid() == 0;
   if (init) ZREP_RETURN_IF_ERROR(check_pairing(req.pairing()));
-  ZREP_RETURN_IF_ERROR(check_receive(req));
+  // A partial receive that an interrupted stream left (OpenZFS, `recv -s`): resumed when the
+  // sender asks with its token; otherwise discarded first (the sender starts over).
+  bool resuming = false;
+  {
+    auto there = zfs_.exists(dest);
+    if (!there) return there.error();
+    std::string token;
+    if (*there) {
+      auto t = zfs_.resume_token(dest);
+      if (!t) return t.error();
+      token = *t;
+    }
+    if (!req.resume_token().empty()) {
+      if (req.resume_token() != token) {
+        return make_error(ErrorCode::kConflict, "the partial receive into " + dest + " on " +
+                                                    config_.host +
+                                                    " is not the one the sender resumes; try "
+                                                    "again");
+      }
+      resuming = true;
+      spdlog::info("peer {}: resuming the interrupted receive of {}", session_.peer_name, target);
+    } else if (!token.empty()) {
+      spdlog::warn(
+          "peer {}: discarding the partial receive into {} (zfs recv -A): the sender starts "
+          "over",
+          session_.peer_name, dest);
+      ZREP_RETURN_IF_ERROR(zfs_.abort_partial_receive(dest));
+    }
+  }
+  // A resumed init continues into the partial filesystem it created.
+  if (!(init && resuming)) ZREP_RETURN_IF_ERROR(check_receive(req));
   auto existed = zfs_.exists(dest);
   if (!existed) return existed.error();
 
   // init --force over an existing replica: the old copy is renamed aside, not destroyed, and
   // comes back if the new one does not arrive whole. The operator removes it when satisfied.
   std::string set_aside;
-  if (init && *existed) {
+  if (init && *existed && !resuming) {
     set_aside = dest + "-zrep-replaced-" + std::to_string(std::time(nullptr));
     ZREP_RETURN_IF_ERROR(validate_dataset_name(set_aside));
     ZREP_RETURN_IF_ERROR(zfs_.rename_filesystem(dest, set_aside));
   }
   // Resumable receives (OpenZFS on both sides): an interrupted stream leaves a token on dest,
-  // and the sender resumes with `zfs send -t`. Full receives (init) are not resumable.
+  // and the sender resumes with `zfs send -t`. For an incremental, zrep:receiving on dest
+  // tells the sender which snapshot it was; an init's partial filesystem is new, and the
+  // sender resumes it with its unsent init snapshot.
   const bool resumable =
-      !init && zfs_.features().resumable_receive && session_.peer_hello.zfs().resumable_receive();
-  if (!init) {
-    auto token = zfs_.resume_token(dest);
-    if (!token) return token.error();
-    if (!req.resume_token().empty()) {
-      if (req.resume_token() != *token) {
-        return make_error(ErrorCode::kConflict, "the partial receive into " + dest + " on " +
-                                                    config_.host +
-                                                    " is not the one the sender resumes; sync "
-                                                    "again");
-      }
-      spdlog::info("peer {}: resuming the interrupted receive of {}", session_.peer_name, target);
-    } else if (!token->empty()) {
-      spdlog::warn(
-          "peer {}: discarding the partial receive into {} (zfs recv -A): the sender "
-          "starts over from the newest common snapshot",
-          session_.peer_name, dest);
-      ZREP_RETURN_IF_ERROR(zfs_.abort_partial_receive(dest));
-    }
-  } else if (!req.resume_token().empty()) {
-    return make_error(ErrorCode::kInvalidArgument, "a full receive cannot be resumed");
-  }
-  if (resumable) {
+      zfs_.features().resumable_receive && session_.peer_hello.zfs().resumable_receive();
+  if (resumable && !init) {
     ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kReceiving,
                                        "snap=" + req.snapshot() +
                                            " guid=" + std::to_string(req.guid()) +
                                            " base=" + std::to_string(req.base_guid())));
   }
+  bool stale = false;  // set when a resumed stream's first record does not match
   auto fail = [&](const Error& e, bool received_something) -> Error {
     if (received_something) undo_receive(req);
-    if (resumable) {
+    if (resumable && !init) {
       // Kept while a partial receive can be resumed: it tells the sender what it was.
       auto token = zfs_.resume_token(dest);
       if (token && token->empty()) (void)zfs_.inherit_prop(dest, props::kReceiving);
+    }
+    if (stale) {
+      // The resumed stream is not of the snapshot the partial receive was: drop it, so the
+      // next attempt starts over instead of trying the same again.
+      spdlog::warn(
+          "peer {}: the resumed stream does not match the partial receive into {}; "
+          "discarding it",
+          session_.peer_name, dest);
+      (void)zfs_.abort_partial_receive(dest);
     }
     if (!set_aside.empty()) {
       if (Status s = zfs_.rename_filesystem(set_aside, dest); !s) {
@@ -463,8 +484,10 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   ReceiveOptions opts;
   opts.frame_timeout = config_.io_timeout;
   opts.header_size = kStreamHeaderSize;
-  opts.check_header = [&req](std::span<const uint8_t> header) {
-    return check_stream_header(header, req.guid(), req.base_guid());
+  opts.check_header = [&req, &stale, resuming](std::span<const uint8_t> header) {
+    Status s = check_stream_header(header, req.guid(), req.base_guid());
+    if (!s && resuming) stale = true;
+    return s;
   };
   opts.progress = [](const TransferProgress& p) {
     // Test hook: an agent killed half-way through a large transfer (agent/fault.h).

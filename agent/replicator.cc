@@ -370,7 +370,23 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
   if (!peer) return peer.error();
   auto remote = (*peer)->describe(cmd.dest_fs());
   if (!remote) return remote.error();
-  if (remote->exists() && !cmd.force()) {
+  auto local = zfs_.list_snapshots(fs);
+  if (!local) return local.error();
+  // An init cut short (OpenZFS, resumable): the destination is a partial receive. Resume it
+  // with the unsent init snapshot; without one, the destination drops it and init starts over.
+  std::string resume_snap;
+  if (remote->exists() && !remote->resume_token().empty()) {
+    for (const auto& s : *local) {
+      if (!s.sent && parse_zrep_snap(snap_part_of(s.name))) resume_snap = s.name;
+    }
+    if (resume_snap.empty()) {
+      spdlog::warn(
+          "init {}: {}:{} holds a partial receive that cannot be resumed (no unsent "
+          "init snapshot here); it is discarded and init starts over",
+          fs, cmd.remote_host(), cmd.dest_fs());
+    }
+  }
+  if (remote->exists() && !cmd.force() && remote->resume_token().empty()) {
     // A previous init whose final answer was lost: the replica is complete there. Adopt it
     // instead of refusing (or resending everything).
     auto adopted = adopt_replica(fs, cmd, **peer, *remote);
@@ -387,14 +403,17 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
                                                 "; create it first");
   }
 
-  auto local = zfs_.list_snapshots(fs);
-  if (!local) return local.error();
-  auto seq = next_zrep_seq(*local, {});
-  if (!seq) return seq.error();
-  const std::string snap = fs + "@" + format_zrep_snap(*seq);
-  ZREP_RETURN_IF_ERROR(zfs_.snapshot(snap));
-
+  std::string snap = resume_snap;
   peer::ReceiveRequest req;
+  if (!resume_snap.empty()) {
+    req.set_resume_token(remote->resume_token());
+    spdlog::info("init {}: resuming the interrupted transfer of {}", fs, resume_snap);
+  } else {
+    auto seq = next_zrep_seq(*local, {});
+    if (!seq) return seq.error();
+    snap = fs + "@" + format_zrep_snap(*seq);
+    ZREP_RETURN_IF_ERROR(zfs_.snapshot(snap));
+  }
   req.set_dest_fs(cmd.dest_fs());
   req.set_force(cmd.force());
   *req.mutable_pairing() = make_pairing(fs, cmd.remote_host(), cmd.dest_fs(), *p);
@@ -422,6 +441,7 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
               {"guid", std::to_string(done->received_guid())},
               {"bytes", done->raw_bytes()},
               {"seconds", secs},
+              {"resumed", !resume_snap.empty()},
               {"replaced_as", done->replaced_as()}};
 }
 

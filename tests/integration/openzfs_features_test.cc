@@ -100,6 +100,25 @@ TEST_F(Resumable, AnInterruptedTransferResumesWhereItStopped) {
   expect_newest_snapshot_same();
 }
 
+TEST_F(Resumable, AnInterruptedInitResumes) {
+  write_file(mnt(src_) + "/big.bin", test_data(200u << 20, 8));
+  beta().stop();
+  beta().set_env({"ZREP_FAULT_AT=received-64m"});
+  beta().start();
+  auto r = alpha().cli({"init", src_, beta_name(), dst_}, 900);
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  ASSERT_TRUE(beta().wait_exit(60)) << "beta did not stop at 64 MiB: " << r.out << r.err;
+  beta().set_env({});
+  beta().start();
+  ASSERT_NE(zget(dst_, "receive_resume_token"), "-") << "no partial receive to resume";
+  auto j = alpha().cli_json({"init", src_, beta_name(), dst_});
+  EXPECT_TRUE(j.value("resumed", false)) << j.dump();
+  EXPECT_LT(j["bytes"].get<uint64_t>(), 150u << 20) << j.dump();
+  expect_same_data();
+  expect_newest_snapshot_same();
+  EXPECT_EQ(zget(dst_, "zrep:src-host"), hosts_->alpha_name());
+}
+
 TEST_F(Resumable, AStaleTokenIsDiscardedAndTheTransferStartsOver) {
   init();
   interrupted_sync();
