@@ -191,9 +191,8 @@ std::string format_failover(const json& r) {
   }
   if (r.contains("new_master")) {
     return "failover done: " + str(r, "new_master") + ":" + str(r, "new_master_fs") +
-           " is the master of " + str(r, "fs") + " now (epoch " + str(r, "epoch") +
-           "), common snapshot " + str(r, "snapshot") + "; " + str(r, "old_master") +
-           " is its read-only standby\n";
+           " is the master now (epoch " + str(r, "epoch") + "), " + str(r, "old_master") + ":" +
+           str(r, "fs") + " its read-only standby; common snapshot " + str(r, "snapshot") + "\n";
   }
   return str(r, "fs") + " is the master on " + str(r, "master") + " (epoch " + str(r, "epoch") +
          ")\n";

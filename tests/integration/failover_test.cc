@@ -92,7 +92,7 @@ TEST_F(Failover, PlannedFromTheMasterThenSyncsFlowBackAndItFailsBack) {
   write_file(mnt(src_) + "/last-minute.txt", "written just before the failover\n");
   auto r = alpha().cli({"failover", src_});
   ASSERT_EQ(r.exit_code, 0) << text(r);
-  EXPECT_NE(r.out.find("is the master of"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("is the master now (epoch 2)"), std::string::npos) << r.out;
   expect_master(dst_, 2);
   EXPECT_EQ(read_file(mnt(dst_) + "/last-minute.txt"), "written just before the failover\n");
   expect_same_data();
