@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "agent/failover.h"
 #include "agent/fault.h"
@@ -57,8 +58,20 @@ Replicator::Replicator(const Config& config, const Zfs& zfs, TlsContext& tls,
 
 Result<Replicator::FsLock> Replicator::lock(const std::string& fs, const std::string& operation) {
   std::string token = locks_.new_token();
-  ZREP_RETURN_IF_ERROR(locks_.acquire(fs, LockOwner{config_.host, instance_id_, operation, token},
-                                      std::chrono::seconds(0)));
+  const LockOwner me{config_.host, instance_id_, operation, token};
+  Status got = locks_.acquire(fs, me, std::chrono::seconds(0));
+  // This daemon's own background checks (recovery, fencing) hold a lock for a moment: wait
+  // for them rather than refuse a command as busy. Anything else is refused at once.
+  for (int i = 0; !got && i < 100; ++i) {
+    auto h = locks_.holder(fs);
+    if (!h || h->owner.instance != instance_id_ ||
+        (h->owner.operation != "recover" && h->owner.operation != "fence")) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    got = locks_.acquire(fs, me, std::chrono::seconds(0));
+  }
+  ZREP_RETURN_IF_ERROR(got);
   std::lock_guard lk(mu_);
   FsRecord& rec = records_[fs];
   rec.running = operation;
