@@ -182,11 +182,16 @@ int run_cli(int argc, char** argv) {
   init_cmd->add_option("REMOTEHOST", remote, "peer name (a [[peer]] in the config)")->required();
   init_cmd->add_option("DESTFS", dest, "filesystem to create on the peer")->required();
   init_cmd->add_flag("--force", force, "replace DESTFS if it exists (destroys its data there)");
+  bool recursive = false;
+  init_cmd->add_flag("-R,--recursive", recursive,
+                     "FS and every filesystem below it, with one recursive snapshot per run; "
+                     "filesystems created below it later are picked up by the next sync");
   init_cmd->callback([&] {
     init->set_fs(fs);
     init->set_remote_host(remote);
     init->set_dest_fs(dest);
     init->set_force(force);
+    init->set_recursive(recursive);
     rc = call_daemon(g, req, format_init);
   });
 

@@ -62,6 +62,11 @@ std::string human_duration(int64_t seconds) {
 }
 
 std::string format_init(const json& r) {
+  if (r.is_array()) {  // init -R: one line per filesystem of the tree
+    std::string out;
+    for (const auto& one : r) out += format_init(one);
+    return out;
+  }
   if (r.value("adopted", false)) {
     return fmt::format(
         "{} -> {}:{}: the destination already held {} (an earlier init's answer was "

@@ -439,6 +439,11 @@ Result<json> Replicator::run_failover(const std::string& fs, const std::string& 
   if (props::get(*p, props::kMaster) != "yes") {
     return make_error(ErrorCode::kConflict, fs + " is not the master on " + config_.host);
   }
+  if (props::get(*p, props::kRecursive) == "yes" || !props::get(*p, props::kMemberOf).empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fs + " is part of a recursive pairing; failing a tree over is not "
+                           "supported yet. Nothing was changed");
+  }
   if (!props::get(*p, props::kSwitch).empty()) {
     auto r = recover_locked(fs, nullptr);
     return make_error(ErrorCode::kConflict, fs + " had an unfinished failover; recovery: " +

@@ -347,6 +347,12 @@ Result<json> Replicator::adopt_replica(const std::string& fs, const control::Ini
 }
 
 Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSink& progress) {
+  if (cmd.recursive()) return init_recursive(cmd, progress);
+  return init_with(cmd, progress, "");
+}
+
+Result<json> Replicator::init_with(const control::InitCommand& cmd, const ProgressSink& progress,
+                                   const std::string& given_snapshot) {
   const std::string& fs = cmd.fs();
   ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
   ZREP_RETURN_IF_ERROR(validate_dataset_name(cmd.dest_fs()));
@@ -421,6 +427,8 @@ Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSin
   if (!resume_snap.empty()) {
     req.set_resume_token(remote->resume_token());
     spdlog::info("init {}: resuming the interrupted transfer of {}", fs, resume_snap);
+  } else if (!given_snapshot.empty()) {
+    snap = given_snapshot;  // a recursive snapshot made by the caller
   } else {
     auto seq = next_zrep_seq(*local, {});
     if (!seq) return seq.error();
@@ -464,7 +472,9 @@ Result<json> Replicator::sync(const control::SyncCommand& cmd, const ProgressSin
     auto managed = managed_filesystems({});
     if (!managed) return managed.error();
     for (const auto& [name, p] : *managed) {
-      if (props::get(p, props::kMaster) == "yes") targets.push_back(name);
+      if (props::get(p, props::kMaster) == "yes" && props::get(p, props::kMemberOf).empty()) {
+        targets.push_back(name);
+      }
     }
   }
   if (targets.empty() && !cmd.all()) {
@@ -474,7 +484,7 @@ Result<json> Replicator::sync(const control::SyncCommand& cmd, const ProgressSin
   std::vector<std::string> failures;
   std::optional<ErrorCode> code;
   for (const auto& fs : targets) {
-    auto r = sync_one(fs, progress);
+    auto r = sync_one(fs, progress, "");
     if (r) {
       results.push_back(*r);
     } else {
@@ -496,8 +506,19 @@ Result<json> Replicator::sync(const control::SyncCommand& cmd, const ProgressSin
   return results;
 }
 
-Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& progress) {
+Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& progress,
+                                  const std::string& given_snapshot) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  if (given_snapshot.empty()) {
+    // A recursive pairing syncs as a whole, from its root.
+    auto r = zfs_.get_props(fs, {props::kRecursive, props::kMemberOf});
+    if (r && props::get(*r, props::kRecursive) == "yes") return sync_recursive(fs, progress);
+    if (r && !props::get(*r, props::kMemberOf).empty()) {
+      return make_error(ErrorCode::kConflict, fs + " is part of the recursive pairing of " +
+                                                  props::get(*r, props::kMemberOf) +
+                                                  "; sync that instead");
+    }
+  }
   auto held = lock(fs, "sync");
   if (!held) return held.error();
   auto started = std::chrono::steady_clock::now();
@@ -614,7 +635,9 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
       discarded_partial = true;
     }
   }
-  if (req.resume_token().empty()) snap = choose_snapshot(fs, *local, *plan);
+  if (req.resume_token().empty()) {
+    snap = given_snapshot.empty() ? choose_snapshot(fs, *local, *plan) : given_snapshot;
+  }
   if (!snap) return fail(snap.error());
   auto done = send_snapshot(**peer, *snap, &plan->base, req, progress);
   if (!done) {
@@ -759,7 +782,9 @@ Result<std::map<std::string, std::string>> Replicator::mastered_filesystems() {
   if (!managed) return managed.error();
   std::map<std::string, std::string> out;
   for (const auto& [fs, p] : *managed) {
-    if (props::get(p, props::kMaster) == "yes") out[fs] = props::get(p, props::kDestHost);
+    if (props::get(p, props::kMaster) == "yes" && props::get(p, props::kMemberOf).empty()) {
+      out[fs] = props::get(p, props::kDestHost);  // members of a recursive pairing go with it
+    }
   }
   return out;
 }

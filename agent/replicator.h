@@ -82,7 +82,7 @@ class Replicator {
   // For the scheduler: filesystems this host masters -> their destination host; one sync; a
   // cheap check that a peer answers (TCP, TLS, Hello); what to show in status.
   Result<std::map<std::string, std::string>> mastered_filesystems();
-  Result<nlohmann::json> sync_scheduled(const std::string& fs) { return sync_one(fs, {}); }
+  Result<nlohmann::json> sync_scheduled(const std::string& fs) { return sync_one(fs, {}, ""); }
   bool probe_peer(const std::string& peer_name);
   void note_schedule(const std::string& fs, std::chrono::system_clock::time_point next_run,
                      int failures);
@@ -139,7 +139,16 @@ class Replicator {
   Status fence_locked(const std::string& fs, const props::PropMap& p,
                       const peer::DescribeReply& remote, const std::string& peer_host);
   Result<std::unique_ptr<PeerClient>> connect(const std::string& peer_name);
-  Result<nlohmann::json> sync_one(const std::string& fs, const ProgressSink& progress);
+  // With `given_snapshot` (a recursive snapshot the caller made), sends that one.
+  Result<nlohmann::json> sync_one(const std::string& fs, const ProgressSink& progress,
+                                  const std::string& given_snapshot);
+  Result<nlohmann::json> init_with(const control::InitCommand& cmd, const ProgressSink& progress,
+                                   const std::string& given_snapshot);
+  // Recursive pairings (agent/recursive.cc): one `snapshot -r` of the root, then each
+  // filesystem of the tree as its own pairing, parents first; new children are initialised.
+  Result<nlohmann::json> init_recursive(const control::InitCommand& cmd,
+                                        const ProgressSink& progress);
+  Result<nlohmann::json> sync_recursive(const std::string& root, const ProgressSink& progress);
   // Sends `snapshot` (incremental from `base` when given) to the peer and verifies it there.
   Result<peer::ReceiveReply> send_snapshot(PeerClient& peer, const std::string& snapshot,
                                            const SnapshotInfo* base, peer::ReceiveRequest req,

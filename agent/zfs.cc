@@ -193,6 +193,30 @@ Status Zfs::snapshot(const std::string& snapshot) const {
   return Status::ok();
 }
 
+Status Zfs::snapshot_recursive(const std::string& snapshot) const {
+  ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));
+  auto out = zfs({"snapshot", "-r", snapshot});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot create snapshot " + snapshot + " (-r)");
+  return Status::ok();
+}
+
+Result<std::vector<std::string>> Zfs::list_filesystems(const std::string& fs) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  auto out = zfs({"list", "-H", "-o", "name", "-t", "filesystem", "-r", fs});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot list the filesystems below " + fs);
+  std::vector<std::string> names;
+  std::istringstream lines(out->out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    ZREP_RETURN_IF_ERROR(validate_dataset_name(line));
+    if (line == fs || line.rfind(fs + "/", 0) == 0) names.push_back(line);
+  }
+  std::sort(names.begin(), names.end());  // "a" < "a/b": parents first
+  return names;
+}
+
 Status Zfs::destroy_snapshot(const std::string& snapshot) const {
   // A snapshot name, checked as one: `zfs destroy` of a filesystem name would destroy data.
   ZREP_RETURN_IF_ERROR(validate_snapshot_name(snapshot));

@@ -85,6 +85,10 @@ class Zfs {
   // The snapshots of `fs` (not of its children), oldest first (by createtxg).
   Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& fs) const;
   Status snapshot(const std::string& snapshot) const;
+  // `zfs snapshot -r`: one atomic snapshot of fs and everything below it.
+  Status snapshot_recursive(const std::string& snapshot) const;
+  // fs and the filesystems below it (no volumes), parents before their children.
+  Result<std::vector<std::string>> list_filesystems(const std::string& fs) const;
   Status destroy_snapshot(const std::string& snapshot) const;  // retries "dataset is busy" briefly
   Status destroy_filesystem(const std::string& fs, bool recursive) const;
   Status rollback(const std::string& snapshot, bool destroy_newer) const;

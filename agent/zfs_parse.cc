@@ -183,6 +183,9 @@ Result<std::map<std::string, std::string>> parse_props(std::string_view out, boo
     auto fields = split_with_source<1>(line);
     if (!fields) return unexpected_output("zfs get", line);
     auto [prop, value, source] = *fields;
+    // zrep's own properties count only where they were set: a filesystem created below a
+    // replicated one inherits them, and must not look like a master or a replica.
+    if (prop.starts_with("zrep:") && source != "local") return Status::ok();
     if (auto v = effective_value(prop, value, source, legacy)) props.emplace(prop, *v);
     return Status::ok();
   });

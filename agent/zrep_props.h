@@ -23,14 +23,17 @@ inline constexpr const char* kFenced = "zrep:fenced";      // demoted: the peer 
 inline constexpr const char* kTakeover = "zrep:takeover";  // record of a forced takeover
 // On a destination, during a resumable receive: "snap=S guid=G base=B" of the stream.
 inline constexpr const char* kReceiving = "zrep:receiving";
+// Recursive pairings (init -R): "yes" on the root; on each member below it, the root's name.
+inline constexpr const char* kRecursive = "zrep:recursive";
+inline constexpr const char* kMemberOf = "zrep:member-of";
 inline constexpr const char* kReadonly = "readonly";
 
 inline constexpr uint32_t kDefaultSavecount = 5;
 
 // Every property a filesystem's replication state is read from.
 inline std::vector<std::string> filesystem_props() {
-  return {kSrcFs, kSrcHost, kDestFs, kDestHost, kMaster,    kSavecount,
-          kEpoch, kSwitch,  kFenced, kTakeover, kReceiving, kReadonly};
+  return {kSrcFs,  kSrcHost, kDestFs,   kDestHost,  kMaster,    kSavecount, kEpoch,
+          kSwitch, kFenced,  kTakeover, kReceiving, kRecursive, kMemberOf,  kReadonly};
 }
 
 using PropMap = std::map<std::string, std::string>;

@@ -1,0 +1,84 @@
+// init -R: a filesystem and its children replicated together with one recursive snapshot;
+// children created later are picked up by the next sync. Real zfs-fuse, two agents.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/integration/testbed.h"
+
+namespace zrep::testbed {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class Recursive : public PairTest {
+ protected:
+  void SetUp() override {
+    make_hosts(PoolSizes{});
+    for (const auto& child : {src_ + "/a", src_ + "/a/b"}) {
+      ASSERT_EQ(run({"zfs", "create", child}).exit_code, 0);
+    }
+    write_file(mnt(src_) + "/top.txt", "root\n");
+    write_file(mnt(src_ + "/a") + "/a.txt", "child a\n");
+    write_file(mnt(src_ + "/a/b") + "/b.bin", test_data(512 * 1024, 6));
+  }
+
+  // Every filesystem of the tree has the same newest snapshot (one recursive snapshot) and its
+  // copy on beta has it with the same GUID.
+  void expect_tree_in_sync(const std::vector<std::string>& rels) {
+    std::string name;
+    for (const auto& rel : rels) {
+      auto s = snapshots(src_ + rel);
+      auto d = snapshots(dst_ + rel);
+      ASSERT_FALSE(s.empty()) << rel;
+      ASSERT_FALSE(d.empty()) << rel;
+      const std::string part = s.back().substr(s.back().find('@'));
+      if (name.empty()) name = part;
+      EXPECT_EQ(part, name) << rel << ": not one recursive snapshot";
+      EXPECT_EQ(zget(s.back(), "guid"), zget(d.back(), "guid")) << rel;
+      EXPECT_EQ(zget(dst_ + rel, "zrep:src-fs"), src_ + rel);
+    }
+    expect_same_data();
+  }
+};
+
+TEST_F(Recursive, TheTreeIsReplicatedAndNewChildrenArePickedUp) {
+  auto r = alpha().cli({"init", "-R", src_, beta_name(), dst_});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_tree_in_sync({"", "/a", "/a/b"});
+  EXPECT_EQ(read_file(mnt(dst_ + "/a") + "/a.txt"), "child a\n");
+  EXPECT_EQ(zget(src_, "zrep:recursive"), "yes");
+  EXPECT_EQ(zget(src_ + "/a/b", "zrep:member-of"), src_);
+
+  // A child created later, and changes below the root.
+  ASSERT_EQ(run({"zfs", "create", src_ + "/c"}).exit_code, 0);
+  write_file(mnt(src_ + "/c") + "/c.txt", "new child\n");
+  write_file(mnt(src_ + "/a/b") + "/more.txt", "changed in a grandchild\n");
+  auto j = alpha().cli_json({"sync", src_});
+  ASSERT_TRUE(j.is_array() && j.size() == 1 && j[0].is_array()) << j.dump();
+  EXPECT_EQ(j[0].size(), 4u) << j.dump();
+  expect_tree_in_sync({"", "/a", "/a/b", "/c"});
+  EXPECT_EQ(read_file(mnt(dst_ + "/c") + "/c.txt"), "new child\n");
+  EXPECT_EQ(read_file(mnt(dst_ + "/a/b") + "/more.txt"), "changed in a grandchild\n");
+
+  // `sync all` syncs the tree once, from its root; a member alone is refused.
+  j = alpha().cli_json({"sync", "all"});
+  ASSERT_EQ(j.size(), 1u) << j.dump();
+  expect_tree_in_sync({"", "/a", "/a/b", "/c"});
+  r = alpha().cli({"sync", src_ + "/a"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("part of the recursive pairing of " + src_), std::string::npos) << r.err;
+  r = alpha().cli({"failover", src_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("recursive"), std::string::npos) << r.err;
+  EXPECT_EQ(zget(src_, "zrep:master"), "yes");
+}
+
+}  // namespace
+}  // namespace zrep::testbed
