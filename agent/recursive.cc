@@ -93,6 +93,27 @@ Result<json> Replicator::sync_recursive(const std::string& root, const ProgressS
     record_result(root, probe.error(), 0, 0);
     return probe.error();
   }
+  // A member whose transfers keep failing must not make the tree pile up snapshots: past
+  // max_unsent unsent ones on any member, no new recursive snapshot is made.
+  for (const auto& m : *members) {
+    auto snaps = zfs_.list_snapshots(m);
+    if (!snaps) return snaps.error();
+    size_t unsent = 0;
+    for (const auto& s : *snaps) {
+      if (!parse_zrep_snap(snap_part_of(s.name))) continue;
+      unsent = s.sent ? 0 : unsent + 1;  // unsent ones after the newest sent
+    }
+    if (unsent >= config_.schedule.max_unsent) {
+      auto e = make_error(ErrorCode::kConflict,
+                          m + " (in the recursive pairing of " + root + ") has " +
+                              std::to_string(unsent) +
+                              " unsent snapshots (max_unsent); no new snapshot is made until it "
+                              "syncs again. Its last error: " +
+                              last_error_of(m));
+      record_result(root, e, 0, 0);
+      return e;
+    }
+  }
   auto seq = next_tree_seq(zfs_, *members);
   if (!seq) return seq.error();
   const std::string part = format_zrep_snap(*seq);

@@ -119,6 +119,13 @@ Result<bool> Replicator::use_raw(const std::string& fs, PeerClient& peer) {
   return !enc.empty() && enc != "off" && enc != "-";
 }
 
+std::string Replicator::last_error_of(const std::string& fs) {
+  std::lock_guard lk(mu_);
+  auto it = records_.find(fs);
+  return it == records_.end() || it->second.last_error.empty() ? "none recorded"
+                                                               : it->second.last_error;
+}
+
 void Replicator::bookmark_base(const std::string& snapshot) {
   if (!zfs_.features().bookmarks) return;
   const std::string fs(dataset_of(snapshot));

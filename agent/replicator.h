@@ -174,6 +174,7 @@ class Replicator {
   // OpenZFS: bookmarks the new base (FS#zrep_XXXXXX), so an incremental can start from it
   // even after the snapshot is destroyed; keeps the newest few.
   void bookmark_base(const std::string& snapshot);
+  std::string last_error_of(const std::string& fs);  // "none recorded" when there is none
   // Whether fs goes raw (send -w) to `peer`: [[filesystem]] raw, or by default when fs is
   // encrypted and both sides can.
   Result<bool> use_raw(const std::string& fs, PeerClient& peer);

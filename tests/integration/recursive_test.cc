@@ -80,5 +80,26 @@ TEST_F(Recursive, TheTreeIsReplicatedAndNewChildrenArePickedUp) {
   EXPECT_EQ(zget(src_, "zrep:master"), "yes");
 }
 
+TEST_F(Recursive, AFailingMemberDoesNotPileUpSnapshots) {
+  auto r = alpha().cli({"init", "-R", src_, beta_name(), dst_});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // Someone writes into one member's replica: its receives are refused from now on.
+  must({"zfs", "set", "readonly=off", dst_ + "/a"});
+  write_file(mnt(dst_ + "/a") + "/local-edit.txt", "written on the standby\n");
+  write_file(mnt(src_ + "/a") + "/a.txt", "changed\n");
+  const auto member_before = snapshots(src_ + "/a");
+  for (int i = 0; i < 4; ++i) {
+    r = alpha().cli({"sync", src_});
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.err.find(src_ + "/a: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("modified"), std::string::npos) << r.err;
+  }
+  // The refused member's snapshots are taken back each time: nothing piles up there.
+  EXPECT_EQ(snapshots(src_ + "/a"), member_before);
+  // The other members did replicate meanwhile.
+  EXPECT_EQ(zget(snapshots(src_ + "/a/b").back(), "guid"),
+            zget(snapshots(dst_ + "/a/b").back(), "guid"));
+}
+
 }  // namespace
 }  // namespace zrep::testbed
