@@ -5,7 +5,7 @@
 # usage (as root):  tests/openzfs/run-lane.sh [options]
 #   -f FILTER   gtest filter (default '*', env LANE_FILTER), e.g. -f 'Replication.*-*Lost*'
 #   -t SECS     timeout of each test (default 300, env LANE_TEST_TIMEOUT)
-#   -B SECS     time budget of the whole lane (default 1500 = 25 min, env LANE_BUDGET): the
+#   -B SECS     time budget of the whole lane (default 1800 = 30 min, env LANE_BUDGET): the
 #               guest stops starting tests when it is used up; those are reported NOT RUN
 #   -b          run deploy/build.sh first even if the build dir has binaries (incremental)
 #   -k          keep the staged copy of the binaries and sources in the run dir
@@ -45,7 +45,7 @@ export OZFS_DIR=${OZFS_DIR:-/var/tmp/ozfs}
 LANE_DIR=${LANE_DIR:-$OZFS_DIR/lane}
 FILTER=${LANE_FILTER:-*}
 TEST_TIMEOUT=${LANE_TEST_TIMEOUT:-300}
-BUDGET=${LANE_BUDGET:-1500}
+BUDGET=${LANE_BUDGET:-1800}
 MEM=${OZFS_MEM:-3072}
 CPUS=${OZFS_CPUS:-2}
 FORCE_BUILD=0 KEEP_STAGE=0
