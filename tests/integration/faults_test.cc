@@ -563,7 +563,9 @@ TEST_F(Faults, JsonInitPrintsOnlyJson) {
   ASSERT_FALSE(parsed.is_discarded()) << "stdout is not JSON:\n" << j.out;
   ASSERT_TRUE(parsed.is_object()) << j.out;
   ASSERT_TRUE(parsed.contains("bytes") && parsed["bytes"].is_number_unsigned()) << j.out;
-  EXPECT_GT(parsed["bytes"].get<uint64_t>(), 24 * kMiB) << j.out;
+  // The whole file was sent. On OpenZFS (send -c, pools compress by default) the stream holds
+  // its compressible half compressed.
+  EXPECT_GT(parsed["bytes"].get<uint64_t>(), openzfs() ? 12 * kMiB : 24 * kMiB) << j.out;
   EXPECT_EQ(parsed.value("fs", ""), src_);
   EXPECT_EQ(parsed.value("dest_fs", ""), dst_);
   EXPECT_EQ(parsed.value("snapshot", ""), src_ + "@zrep_000000");
