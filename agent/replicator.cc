@@ -896,10 +896,27 @@ Result<json> Replicator::clear(const control::ClearCommand& cmd) {
   const std::string& fs = cmd.fs();
   auto managed = managed_filesystems({fs});
   if (!managed) return managed.error();
-  const auto& p = managed->at(fs);
+  const auto p = managed->at(fs);
+  json out{{"fs", fs}};
+  if (props::get(p, props::kRecursive) == "yes") {
+    // A recursive pairing: its members first (the root last, so running clear again after a
+    // failure finds the tree).
+    auto members = zfs_.list_filesystems(fs);
+    if (!members) return members.error();
+    out["members"] = json::array();
+    for (auto it = members->rbegin(); it != members->rend(); ++it) {
+      auto mp = zfs_.get_props(*it, {props::kMemberOf});
+      if (!mp || props::get(*mp, props::kMemberOf) != fs) continue;
+      control::ClearCommand c;
+      c.set_fs(*it);
+      c.set_remote_host(cmd.remote_host());
+      auto r = clear(c);
+      if (!r) return Status(r.error()).with_context("clear " + fs + " (its member " + *it + ")");
+      out["members"].push_back(*it);
+    }
+  }
   auto held = lock(fs, "clear");
   if (!held) return held.error();
-  json out{{"fs", fs}};
   if (!cmd.remote_host().empty()) {
     // The replica on the peer first: if that fails, nothing changed here.
     const bool master = props::get(p, props::kMaster) == "yes";

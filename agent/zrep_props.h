@@ -40,8 +40,8 @@ using PropMap = std::map<std::string, std::string>;
 
 // The properties `clear` removes from a filesystem (zrep:sent is removed from its snapshots).
 inline std::vector<std::string> pairing_props() {
-  return {kSrcFs, kSrcHost, kDestFs, kDestHost, kMaster,   kSavecount,
-          kEpoch, kSwitch,  kFenced, kTakeover, kReceiving};
+  return {kSrcFs,  kSrcHost, kDestFs,   kDestHost,  kMaster,    kSavecount, kEpoch,
+          kSwitch, kFenced,  kTakeover, kReceiving, kRecursive, kMemberOf};
 }
 
 inline std::string get(const PropMap& m, const std::string& key) {

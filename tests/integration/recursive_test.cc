@@ -78,6 +78,16 @@ TEST_F(Recursive, TheTreeIsReplicatedAndNewChildrenArePickedUp) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("recursive"), std::string::npos) << r.err;
   EXPECT_EQ(zget(src_, "zrep:master"), "yes");
+
+  // clear of the root clears the whole tree, on both sides; the data stays.
+  r = alpha().cli({"clear", src_, beta_name(), "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const auto& rel : {"", "/a", "/a/b", "/c"}) {
+    EXPECT_EQ(zget(src_ + rel, "zrep:master"), "-") << rel;
+    EXPECT_EQ(zget(src_ + rel, "zrep:member-of"), "-") << rel;
+    EXPECT_EQ(zget(dst_ + rel, "zrep:src-fs"), "-") << rel;
+  }
+  expect_same_data();
 }
 
 TEST_F(Recursive, AFailingMemberDoesNotPileUpSnapshots) {
