@@ -15,13 +15,6 @@
 namespace zrep::testbed {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string text(const ProcessOutput& r) { return "stdout: " + r.out + "\nstderr: " + r.err; }
 
 class Failover : public PairTest {

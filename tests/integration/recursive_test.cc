@@ -10,13 +10,6 @@
 namespace zrep::testbed {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class Recursive : public PairTest {
  protected:
   void SetUp() override {

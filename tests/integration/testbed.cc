@@ -140,6 +140,13 @@ std::string test_data(size_t bytes, uint32_t seed) {
   return s;
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 bool openzfs() {
   static const bool is = run({"zfs", "version"}).exit_code == 0;
   return is;

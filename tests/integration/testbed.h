@@ -60,6 +60,7 @@ class Pool {
 // Files under `root` (relative path -> SHA-256 of the contents), for comparing trees.
 std::map<std::string, std::string> tree_digest(const std::string& root);
 void write_file(const std::string& path, const std::string& contents);
+std::string read_file(const std::string& path);  // "" when it cannot be read
 // `bytes` of pseudo-random (seeded) data, half of it compressible text.
 std::string test_data(size_t bytes, uint32_t seed);
 
