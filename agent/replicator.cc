@@ -516,18 +516,12 @@ Result<json> Replicator::sync(const control::SyncCommand& cmd, const ProgressSin
 Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& progress,
                                   const std::string& given_snapshot) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
-  if (given_snapshot.empty()) {
-    // A recursive pairing syncs as a whole, from its root.
-    auto r = zfs_.get_props(fs, {props::kRecursive, props::kMemberOf});
-    if (r && props::get(*r, props::kRecursive) == "yes") return sync_recursive(fs, progress);
-    if (r && !props::get(*r, props::kMemberOf).empty()) {
-      return make_error(ErrorCode::kConflict, fs + " is part of the recursive pairing of " +
-                                                  props::get(*r, props::kMemberOf) +
-                                                  "; sync that instead");
-    }
+  std::optional<FsLock> held;
+  if (auto h = lock(fs, "sync"); h) {
+    held.emplace(std::move(*h));
+  } else {
+    return h.error();
   }
-  auto held = lock(fs, "sync");
-  if (!held) return held.error();
   auto started = std::chrono::steady_clock::now();
   auto fail = [&](const Error& e) -> Error {
     record_result(fs, e, 0, 0);
@@ -535,6 +529,18 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   };
   auto p = zfs_.get_props(fs, props::filesystem_props());
   if (!p) return fail(p.error());
+  if (given_snapshot.empty()) {
+    // A recursive pairing syncs as a whole, from its root (which locks each member itself).
+    if (props::get(*p, props::kRecursive) == "yes") {
+      held.reset();
+      return sync_recursive(fs, progress);
+    }
+    if (!props::get(*p, props::kMemberOf).empty()) {
+      return make_error(ErrorCode::kConflict, fs + " is part of the recursive pairing of " +
+                                                  props::get(*p, props::kMemberOf) +
+                                                  "; sync that instead");
+    }
+  }
   if (props::get(*p, props::kMaster) != "yes") {
     return fail(make_error(ErrorCode::kConflict,
                            fs + " is not a zrep master on " + config_.host +
