@@ -299,8 +299,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   ZREP_RETURN_IF_ERROR(
       check_known_keys(root,
                        {"host", "listen", "control_socket", "log_level", "connect_timeout",
-                        "io_timeout", "lock_lease", "tls", "peer", "sync_interval", "max_unsent",
-                        "min_free", "max_backoff", "filesystem"},
+                        "io_timeout", "lock_lease", "heartbeat_interval", "tls", "peer",
+                        "sync_interval", "max_unsent", "min_free", "max_backoff", "filesystem"},
                        "", source_name));
   Config cfg;
   cfg.source = std::string(source_name);
@@ -339,6 +339,9 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   auto lease = optional_seconds(root, "lock_lease", cfg.lock_lease, source_name);
   if (!lease) return lease.error();
   cfg.lock_lease = *lease;
+  auto beat = optional_seconds(root, "heartbeat_interval", cfg.heartbeat_interval, source_name);
+  if (!beat) return beat.error();
+  cfg.heartbeat_interval = *beat;
 
   ZREP_RETURN_IF_ERROR(parse_schedule(root, cfg, source_name));
 
@@ -371,6 +374,11 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
       }
       if (cfg.find_peer(peer->name) != nullptr) {
         return config_error(source_name, "peer '" + peer->name + "' is listed twice");
+      }
+      if (!peer->address && !cfg.listen) {
+        return config_error(source_name, "peer '" + peer->name +
+                                             "' has no address and this host has no 'listen': "
+                                             "the two could never connect; give one of them");
       }
       cfg.peers.push_back(std::move(*peer));
     }

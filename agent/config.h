@@ -61,6 +61,9 @@ struct Config {
   // A lock a peer took here lapses when its session shows no request for this long (the
   // connection cut without a word). A session that ends releases its locks at once.
   std::chrono::seconds lock_lease{120};
+  // Links (agent/link.h): how often each side sends a heartbeat; a link silent for three
+  // intervals (the longer of the two sides') is dead.
+  std::chrono::seconds heartbeat_interval{10};
   std::vector<PeerConfig> peers;
   ScheduleConfig schedule;
   std::vector<FilesystemConfig> filesystems;

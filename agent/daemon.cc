@@ -11,6 +11,7 @@
 #include <random>
 
 #include "agent/control_server.h"
+#include "agent/link.h"
 #include "agent/net.h"
 #include "agent/peer_service.h"
 #include "agent/replicator.h"
@@ -61,7 +62,10 @@ struct Daemon::State {
   std::string instance_id = random_instance_id();
   SessionRegistry sessions;
   LockTable locks{config.host};
-  Replicator replicator{config, zfs, *tls, instance_id, locks, &sessions};
+  LinkHub links{config, *tls, sessions,
+                [this] { return make_hello(config, zfs.features(), instance_id); },
+                [this](PeerSession& session) { serve_requests(session); }};
+  Replicator replicator{config, zfs, *tls, instance_id, locks, &sessions, &links};
   Scheduler scheduler{config, replicator, sessions};
   asio::io_context io;
   asio::ip::tcp::acceptor peer_acceptor{io};
@@ -119,8 +123,28 @@ struct Daemon::State {
       spdlog::warn("peer connection from {} refused: {}", from, session.error().message);
       return;
     }
-    ScopedStream registered(sessions, (*session)->stream.get());
-    spdlog::info("peer {} connected from {}", (*session)->peer_name, from);
+    PeerSession& peer = **session;
+    switch (peer.peer_hello.purpose()) {
+      case peer::PURPOSE_LINK:
+        links.serve_link(std::move(*session));
+        return;
+      case peer::PURPOSE_REVERSE:
+        if (!links.hand_over(*session)) {
+          spdlog::warn("{} opened a session this host did not ask for (from {}): closed",
+                       peer.peer_name, from);
+        }
+        return;
+      default: {
+        ScopedStream registered(sessions, peer.stream.get());
+        spdlog::info("peer {} connected from {}", peer.peer_name, from);
+        serve_requests(peer);
+      }
+    }
+  }
+
+  // Serves a peer's requests on a session (an accepted one, or a REVERSE one this host opened
+  // because the peer asked over its link) until the peer hangs up.
+  void serve_requests(PeerSession& session) {
     PeerHooks hooks;
     hooks.locks = &locks;
     hooks.takeover = [this](const std::string& fs, const std::string& snapshot,
@@ -130,12 +154,12 @@ struct Daemon::State {
       return r->dump();
     };
     hooks.check_later = [this](const std::string& fs) { replicator.check_later(fs); };
-    PeerService service(config, zfs, **session, std::move(hooks));
+    PeerService service(config, zfs, session, std::move(hooks));
     Status ended = service.serve();
     if (ended.code() == ErrorCode::kUnavailable) {
-      spdlog::debug("peer {} disconnected", (*session)->peer_name);
+      spdlog::debug("peer {} disconnected", session.peer_name);
     } else {
-      spdlog::warn("peer {} session ended: {}", (*session)->peer_name, ended.message());
+      spdlog::warn("peer {} session ended: {}", session.peer_name, ended.message());
     }
   }
 
@@ -197,6 +221,7 @@ Status Daemon::run() {
     asio::error_code ignored;
     s.peer_acceptor.close(ignored);
     s.control_acceptor.close(ignored);
+    s.links.stop();
     s.sessions.stop();
   });
   if (s.config.listen) s.accept_peers();
@@ -205,7 +230,9 @@ Status Daemon::run() {
                s.zfs.features().version,
                s.config.listen ? s.config.listen->to_string() : std::string("(not listening)"),
                s.config.control_socket);
+  s.links.set_on_up([&s](const std::string& peer) { s.scheduler.peer_answers(peer); });
   s.scheduler.start();
+  s.links.start();
   s.io.run();
   s.scheduler.stop();
   bool idle = s.sessions.wait_idle(std::chrono::seconds(10));

@@ -33,6 +33,7 @@ peer::Hello make_hello(const Config& config, const ZfsFeatures& features,
   h.set_host(config.host);
   h.set_agent_version(kAgentVersion);
   h.set_instance_id(instance_id);
+  h.set_heartbeat_seconds(static_cast<uint32_t>(config.heartbeat_interval.count()));
   auto* z = h.mutable_zfs();
   z->set_dialect(features.dialect == ZfsFeatures::Dialect::kOpenZfs ? "openzfs" : "legacy");
   z->set_version(features.version);
@@ -98,6 +99,7 @@ Result<std::unique_ptr<PeerSession>> dial_peer(const Config& config, TlsContext&
   if (reply.has_error()) return from_wire(reply.error(), peer.name);
   ZREP_RETURN_IF_ERROR(check_hello(reply.hello(), session->peer_name));
   session->peer_hello = reply.hello();
+  session->needs_link = reply.needs_link();
   return session;
 }
 
@@ -118,6 +120,8 @@ Result<std::unique_ptr<PeerSession>> accept_peer(const Config& config, TlsContex
     return s.error();
   }
   *reply.mutable_hello() = mine;
+  const PeerConfig* entry = config.find_peer(session->peer_name);
+  reply.set_needs_link(entry != nullptr && !entry->address);
   ZREP_RETURN_IF_ERROR(send_message(*session->channel, reply));
   session->peer_hello = theirs;
   return session;

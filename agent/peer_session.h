@@ -29,6 +29,8 @@ struct PeerSession {
   std::unique_ptr<FrameChannel> channel;
   std::string peer_name;   // authenticated by certificate
   peer::Hello peer_hello;  // what the peer said of itself
+  // Dialled sessions: the peer has no address for this host and needs a link (agent/link.h).
+  bool needs_link = false;
 };
 
 peer::Hello make_hello(const Config& config, const ZfsFeatures& features,
@@ -40,7 +42,8 @@ Status check_hello(const peer::Hello& hello, const std::string& cert_name);
 peer::Error to_wire(const Error& e);
 Error from_wire(const peer::Error& e, const std::string& peer_name);
 
-// Dials `peer` (it must have an address), authenticates it and exchanges Hellos.
+// Dials `peer` (it must have an address), authenticates it and exchanges Hellos. `mine` says
+// the session's purpose (PURPOSE_REQUESTS unless set).
 Result<std::unique_ptr<PeerSession>> dial_peer(const Config& config, TlsContext& tls,
                                                const PeerConfig& peer, const peer::Hello& mine);
 

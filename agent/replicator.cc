@@ -48,12 +48,14 @@ Replicator::LockedPeer::~LockedPeer() {
 }
 
 Replicator::Replicator(const Config& config, const Zfs& zfs, TlsContext& tls,
-                       std::string instance_id, LockTable& locks, SessionRegistry* sessions)
+                       std::string instance_id, LockTable& locks, SessionRegistry* sessions,
+                       LinkHub* links)
     : config_(config),
       zfs_(zfs),
       tls_(tls),
       instance_id_(std::move(instance_id)),
       sessions_(sessions),
+      links_(links),
       locks_(locks) {}
 
 Result<Replicator::FsLock> Replicator::lock(const std::string& fs, const std::string& operation) {
@@ -174,8 +176,11 @@ Result<std::unique_ptr<PeerClient>> Replicator::connect(const std::string& peer_
     return make_error(ErrorCode::kNotFound, "unknown peer '" + peer_name +
                                                 "': it has no [[peer]] entry in " + config_.source);
   }
+  // A peer this host may not dial is reached over the link it keeps to this host.
   auto session =
-      dial_peer(config_, tls_, *peer, make_hello(config_, zfs_.features(), instance_id_));
+      !peer->address && links_ != nullptr
+          ? links_->request_session(peer_name)
+          : dial_peer(config_, tls_, *peer, make_hello(config_, zfs_.features(), instance_id_));
   if (!session) return session.error();
   return std::make_unique<PeerClient>(std::move(*session), config_.io_timeout, sessions_);
 }
@@ -802,7 +807,11 @@ Result<std::map<std::string, std::string>> Replicator::mastered_filesystems() {
   return out;
 }
 
-bool Replicator::probe_peer(const std::string& peer_name) { return connect(peer_name).is_ok(); }
+bool Replicator::probe_peer(const std::string& peer_name) {
+  const PeerConfig* peer = config_.find_peer(peer_name);
+  if (peer != nullptr && !peer->address && links_ != nullptr) return links_->connected(peer_name);
+  return connect(peer_name).is_ok();
+}
 
 void Replicator::note_schedule(const std::string& fs, Clock::time_point next_run, int failures) {
   std::lock_guard lk(mu_);
@@ -1021,6 +1030,9 @@ Result<json> Replicator::status(const control::StatusCommand& cmd) {
                        {"operation", h->owner.operation},
                        {"since", to_unix(h->since)},
                        {"text", describe_holder(name, config_.host, *h)}};
+    }
+    if (links_ != nullptr) {
+      if (auto link = links_->describe(e["peer"].get<std::string>())) e["link"] = *link;
     }
     if (!props::get(p, props::kFenced).empty()) {
       e["role"] = "demoted";

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/config.h"
+#include "agent/link.h"
 #include "agent/lock_table.h"
 #include "agent/peer_session.h"
 #include "agent/role_switch.h"
@@ -46,8 +47,9 @@ struct FsRecord {
 class Replicator {
  public:
   // `sessions` (optional): the daemon's registry, so a stop interrupts outgoing transfers too.
+  // `links` (optional): how a peer without an address is reached (agent/link.h).
   Replicator(const Config& config, const Zfs& zfs, TlsContext& tls, std::string instance_id,
-             LockTable& locks, SessionRegistry* sessions = nullptr);
+             LockTable& locks, SessionRegistry* sessions = nullptr, LinkHub* links = nullptr);
 
   Result<nlohmann::json> init(const control::InitCommand& cmd, const ProgressSink& progress);
   Result<nlohmann::json> sync(const control::SyncCommand& cmd, const ProgressSink& progress);
@@ -185,6 +187,7 @@ class Replicator {
   TlsContext& tls_;
   std::string instance_id_;
   SessionRegistry* sessions_;
+  LinkHub* links_;
 
   LockTable& locks_;
 

@@ -7,8 +7,8 @@
 namespace zrep {
 namespace {
 
-// How often the list of mastered filesystems is read again (a new init, a clear).
-constexpr std::chrono::seconds kRefreshEvery{30};
+// How often the list of mastered filesystems is read again (a new init, a failover, a clear).
+constexpr std::chrono::seconds kRefreshEvery{10};
 // How often queued recovery and fencing work is looked at.
 constexpr std::chrono::seconds kSweepEvery{3};
 
@@ -38,6 +38,19 @@ void Scheduler::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::peer_answers(const std::string& peer) {
+  {
+    std::lock_guard lk(mu_);
+    const auto now = Clock::now();
+    for (auto& [fs, e] : entries_) {
+      if (e.peer != peer || e.failures == 0 || e.next_run <= now) continue;
+      spdlog::info("scheduler: {} answers again; syncing {} now", peer, fs);
+      e.next_run = now;
+    }
+  }
+  wake_.notify_all();
 }
 
 void Scheduler::sweep(Clock::time_point now) {

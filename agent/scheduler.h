@@ -37,6 +37,8 @@ class Scheduler {
   // interrupted failovers and fencing checks (always; see Replicator::sweep).
   void start();
   void stop();  // returns once the loop ended (runs in flight end with the sessions)
+  // `peer` is reachable again (a link came up): its failing filesystems run now.
+  void peer_answers(const std::string& peer);
 
  private:
   using Clock = std::chrono::system_clock;

@@ -176,6 +176,14 @@ int free_port() {
   return port;
 }
 
+bool eventually(const std::function<bool()>& cond, int timeout_s) {
+  for (int i = 0; i < timeout_s * 10; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return cond();
+}
+
 Agent::Agent(const std::string& workdir, const AgentSpec& spec) {
   config_path_ = workdir + "/" + spec.host + ".toml";
   socket_path_ = workdir + "/" + spec.host + ".sock";

@@ -5,6 +5,7 @@
 // Everything a test makes is destroyed by the destructors, also when the test fails.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -65,6 +66,9 @@ std::string read_file(const std::string& path);  // "" when it cannot be read
 std::string test_data(size_t bytes, uint32_t seed);
 
 int free_port();
+
+// Polls every 100 ms until `cond` holds; false when it still does not after `timeout_s`.
+bool eventually(const std::function<bool()>& cond, int timeout_s = 30);
 
 struct AgentSpec {
   std::string host;
