@@ -26,11 +26,14 @@ class HostilePeer : public PairTest {
     tls_ = *tls;
   }
 
-  std::unique_ptr<PeerClient> dial() {
+  std::unique_ptr<PeerClient> dial(peer::SessionPurpose purpose = peer::PURPOSE_REQUESTS,
+                                   const std::string& nonce = "") {
     auto zfs = Zfs::probe();
     EXPECT_TRUE(zfs);
-    auto session = dial_peer(config_, *tls_, *config_.find_peer(beta_name()),
-                             make_hello(config_, zfs->features(), "hostile-test"));
+    peer::Hello hello = make_hello(config_, zfs->features(), "hostile-test");
+    hello.set_purpose(purpose);
+    hello.set_link_nonce(nonce);
+    auto session = dial_peer(config_, *tls_, *config_.find_peer(beta_name()), hello);
     EXPECT_TRUE(session) << session.error().message;
     return std::make_unique<PeerClient>(std::move(*session), std::chrono::seconds(30));
   }
@@ -115,6 +118,24 @@ TEST_F(HostilePeer, RequestsOutsideTheAllowanceOrWithHostileNamesAreRefused) {
   EXPECT_FALSE(peer->mark_sent(mark));
   // The session is still usable after refusals, and the agent still serves.
   auto ok = peer->describe(dst_);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_FALSE(ok->exists());
+}
+
+// Links (agent/link.h): a peer may not push a session on this host that it was not asked for,
+// nor keep a link that this host does not need (it has the peer's address).
+TEST_F(HostilePeer, UnaskedReverseSessionsAndUnneededLinksAreClosed) {
+  for (const auto& [purpose, nonce] : std::vector<std::pair<peer::SessionPurpose, std::string>>{
+           {peer::PURPOSE_REVERSE, "0123456789abcdef0123456789abcdef"},
+           {peer::PURPOSE_REVERSE, "not a nonce"},
+           {peer::PURPOSE_LINK, ""}}) {
+    auto peer = dial(purpose, nonce);
+    ASSERT_TRUE(peer);
+    auto r = peer->describe(dst_);
+    ASSERT_FALSE(r) << "purpose " << purpose << ": a request was served";
+    EXPECT_EQ(r.error().code, ErrorCode::kUnavailable) << r.error().message;
+  }
+  auto ok = dial()->describe(dst_);
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_FALSE(ok->exists());
 }

@@ -36,6 +36,23 @@ TEST(CliFormat, StatusTableShowsErrorsAndAge) {
   EXPECT_NE(out.find("never"), std::string::npos) << out;
 }
 
+TEST(CliFormat, StatusSaysWhenALinkIsDown) {
+  nlohmann::json rows = nlohmann::json::array();
+  rows.push_back({{"fs", "tank/a"},
+                  {"role", "master"},
+                  {"peer", "beta"},
+                  {"peer_fs", "b/a"},
+                  {"link",
+                   {{"direction", "listens"},
+                    {"state", "down"},
+                    {"down_since", 1000},
+                    {"error", "no heartbeat from beta for 30 s"}}}});
+  std::string out = format_status(rows, 1120);
+  EXPECT_NE(out.find("LINK DOWN: the peer must dial in (since 2m 0s ago): no heartbeat"),
+            std::string::npos)
+      << out;
+}
+
 TEST(CliFormat, EmptyLists) {
   EXPECT_NE(format_list(nlohmann::json::array()).find("no zrep filesystems"), std::string::npos);
   EXPECT_NE(format_sync(nlohmann::json::array()).find("nothing to sync"), std::string::npos);

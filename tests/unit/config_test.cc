@@ -55,11 +55,24 @@ TEST(Config, RejectsBadFilesWithUsefulMessages) {
   expect_error("host = \"alpha\"\nlsten = \"x\"\n" + kTls, "unknown key");
   expect_error("host = \"alpha\"\n" + kTls + "[[peer]]\nname=\"beta\"\ndatasets=[\"-R\"]\n",
                "invalid dataset name");
-  expect_error("host = \"alpha\"\n" + kTls + "[[peer]]\nname=\"beta\"\n[[peer]]\nname=\"beta\"\n",
+  expect_error("host = \"alpha\"\nlisten = \"[::1]:1\"\n" + kTls +
+                   "[[peer]]\nname=\"beta\"\n[[peer]]\nname=\"beta\"\n",
                "listed twice");
+  // Neither side could ever dial the other.
+  expect_error("host = \"alpha\"\n" + kTls + "[[peer]]\nname=\"beta\"\n", "could never connect");
+  expect_error("host = \"alpha\"\nheartbeat_interval = 0\n" + kTls, "heartbeat_interval");
   expect_error("host = \"alpha\"\n" + kTls + "[[peer]]\nname=\"alpha\"\n", "own name");
   expect_error("host = \"alpha\"\ncontrol_socket = \"rel.sock\"\n" + kTls, "absolute");
   expect_error("host = \"alpha\"\nlog_level = \"loud\"\n" + kTls, "log_level");
+}
+
+TEST(Config, HeartbeatIntervalDefaultsToTenSeconds) {
+  auto c = parse_config(kGood, "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->heartbeat_interval, std::chrono::seconds(10));
+  auto e = parse_config("host = \"alpha\"\nheartbeat_interval = 2\n" + kTls, "test.toml");
+  ASSERT_TRUE(e) << e.error().message;
+  EXPECT_EQ(e->heartbeat_interval, std::chrono::seconds(2));
 }
 
 TEST(Config, EndpointParsing) {
