@@ -342,6 +342,11 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   auto beat = optional_seconds(root, "heartbeat_interval", cfg.heartbeat_interval, source_name);
   if (!beat) return beat.error();
   cfg.heartbeat_interval = *beat;
+  if (cfg.heartbeat_interval > kMaxHeartbeatInterval) {
+    return config_error(source_name, "'heartbeat_interval' must be at most " +
+                                         std::to_string(kMaxHeartbeatInterval.count()) +
+                                         " seconds: a dead link would go unnoticed for too long");
+  }
 
   ZREP_RETURN_IF_ERROR(parse_schedule(root, cfg, source_name));
 

@@ -17,6 +17,7 @@ namespace zrep {
 inline constexpr const char* kDefaultConfigPath = "/etc/zrep-agent/zrep-agent.toml";
 inline constexpr const char* kDefaultControlSocket = "/run/zrep-agent/zrep-agent.sock";
 inline constexpr uint16_t kDefaultPort = 7450;
+inline constexpr std::chrono::seconds kMaxHeartbeatInterval{300};
 
 struct Endpoint {
   std::string host;  // name or address ("::1" without brackets)

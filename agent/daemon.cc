@@ -134,11 +134,14 @@ struct Daemon::State {
                        peer.peer_name, from);
         }
         return;
-      default: {
+      case peer::PURPOSE_REQUESTS: {
         ScopedStream registered(sessions, peer.stream.get());
         spdlog::info("peer {} connected from {}", peer.peer_name, from);
         serve_requests(peer);
+        return;
       }
+      default:  // accept_peer refuses other values
+        return;
     }
   }
 
@@ -235,13 +238,17 @@ Status Daemon::run() {
   s.links.start();
   s.io.run();
   s.scheduler.stop();
-  bool idle = s.sessions.wait_idle(std::chrono::seconds(10));
+  // A link keeper may be in the middle of dialling a peer that does not answer: give it the
+  // time a dial can take (connect, TLS, Hello), so a stop does not end in a forced exit.
+  const auto grace = std::max<std::chrono::seconds>(
+      std::chrono::seconds(10), s.config.connect_timeout + std::chrono::seconds(35));
+  bool idle = s.sessions.wait_idle(grace);
   std::error_code ec;
   std::filesystem::remove(s.config.control_socket, ec);
   if (!idle) {
     // Session threads still use the daemon's state: leave without destroying it. Their zfs
     // children see their pipes close and stop; a partial receive is discarded by zfs.
-    spdlog::warn("some sessions did not end within 10 s; exiting anyway");
+    spdlog::warn("some sessions did not end within {} s; exiting anyway", grace.count());
     spdlog::shutdown();
     std::_Exit(1);
   }

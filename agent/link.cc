@@ -17,7 +17,10 @@ constexpr std::chrono::seconds kMaxRedial{30};
 // A peer that said it needs no link is asked again after this (its config may change).
 constexpr std::chrono::seconds kRecheck{60};
 // How many REVERSE sessions one peer may have open here at once.
-constexpr int kMaxReverseSessions = 16;
+constexpr int kMaxReverseSessions = 64;
+// How many sessions the listener asks one peer for at a time (the rest wait their turn): each
+// is a TLS handshake on both sides, and a burst of them must not crowd out other peers.
+constexpr int kMaxAsking = 4;
 // The REVERSE session's own handshake, on top of connect_timeout.
 constexpr std::chrono::seconds kHandshakeAllowance{15};
 
@@ -92,6 +95,12 @@ void LinkHub::keep(const PeerConfig& peer) {
       {
         std::lock_guard lk(mu_);
         LinkState& st = links_[peer.name];
+        if (st.last_error != dialled.error().message) {
+          // Once per new reason, not at every redial.
+          spdlog::log(st.wanted ? spdlog::level::warn : spdlog::level::info,
+                      "link to {}: {}; dialling again every {} s at most", peer.name,
+                      dialled.error().message, kMaxRedial.count());
+        }
         st.last_error = dialled.error().message;
         if (!st.down_since) st.down_since = Clock::now();
       }
@@ -115,7 +124,9 @@ void LinkHub::keep(const PeerConfig& peer) {
     std::shared_ptr<PeerSession> session(std::move(*dialled));
     ScopedStream registered(sessions_, session->stream.get());
     Status ended = run_link(session, true);
-    spdlog::warn("link to {} lost: {}; dialling again", peer.name, ended.message());
+    if (ended.code() != ErrorCode::kConflict) {
+      spdlog::warn("link to {} lost: {}; dialling again", peer.name, ended.message());
+    }
     if (!pause(kFirstRedial)) return;
   }
 }
@@ -126,7 +137,11 @@ void LinkHub::serve_link(std::unique_ptr<PeerSession> session) {
   std::shared_ptr<PeerSession> shared(std::move(session));
   ScopedStream registered(sessions_, shared->stream.get());
   Status ended = run_link(shared, false);
-  spdlog::warn("link from {} lost: {}", shared->peer_name, ended.message());
+  if (ended.code() == ErrorCode::kConflict) {
+    spdlog::info("link from {}: {}", shared->peer_name, ended.message());
+  } else {
+    spdlog::warn("link from {} lost: {}", shared->peer_name, ended.message());
+  }
 }
 
 Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool dialled) {
@@ -155,7 +170,8 @@ Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool diall
   std::mutex beat_mu;
   std::condition_variable beat_cv;
   bool done = false;
-  std::thread beater([&] {
+  std::thread beater;
+  auto beat_loop = [&] {
     uint64_t seq = 0;
     std::unique_lock lk(beat_mu);
     while (!beat_cv.wait_for(lk, beat, [&] { return done; })) {
@@ -169,7 +185,13 @@ Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool diall
         break;
       }
     }
-  });
+  };
+  try {
+    beater = std::thread(beat_loop);
+  } catch (const std::system_error& e) {
+    session->stream->close();  // out of threads: drop the link; the dialler tries again
+    spdlog::warn("link with {}: cannot start its heartbeat: {}", peer_name, e.what());
+  }
 
   Status ended = Status::ok();
   for (;;) {
@@ -198,7 +220,17 @@ Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool diall
         ended = make_error(ErrorCode::kProtocol, peer_name + " sent a malformed session nonce");
         break;
       }
-      open_reverse(peer_name, m.session_wanted().nonce());
+      open_reverse(session, m.session_wanted().nonce());
+    } else if (m.has_session_refused()) {
+      if (dialled) {
+        ended = make_error(ErrorCode::kProtocol, peer_name +
+                                                     " refused a session over a link it "
+                                                     "asked this host for nothing on");
+        break;
+      }
+      fail_waiters(peer_name, m.session_refused().nonce(),
+                   peer_name + " could not open the session: " +
+                       m.session_refused().reason().substr(0, 1024));
     } else if (!m.has_heartbeat()) {
       ended = make_error(ErrorCode::kProtocol, peer_name + " sent an unknown link message");
       break;
@@ -210,37 +242,63 @@ Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool diall
     done = true;
   }
   beat_cv.notify_all();
-  beater.join();
-  std::lock_guard lk(mu_);
-  LinkState& st = links_[peer_name];
-  if (st.generation == generation) {
-    st.session.reset();
-    st.up_since.reset();
-    st.down_since = Clock::now();
-    st.last_error = ended.message();
+  if (beater.joinable()) beater.join();
+  bool replaced = false;
+  {
+    std::lock_guard lk(mu_);
+    LinkState& st = links_[peer_name];
+    if (st.generation == generation) {
+      st.session.reset();
+      st.up_since.reset();
+      st.down_since = Clock::now();
+      st.last_error = ended.message();
+    } else {
+      replaced = true;
+    }
   }
+  if (replaced) return make_error(ErrorCode::kConflict, "replaced by a newer link");
+  if (!dialled) fail_waiters(peer_name, "", "the link went down: " + ended.message());
   return ended;
 }
 
-void LinkHub::open_reverse(const std::string& peer_name, const std::string& nonce) {
-  const PeerConfig* peer = config_.find_peer(peer_name);
-  if (peer == nullptr) return;
+void LinkHub::fail_waiters(const std::string& peer, const std::string& nonce,
+                           const std::string& why) {
   {
     std::lock_guard lk(mu_);
-    int& open = links_[peer_name].reverse_sessions;
+    for (auto& [n, w] : waiters_) {
+      if (w.peer == peer && (nonce.empty() || n == nonce) && !w.session) w.failed = why;
+    }
+  }
+  cv_.notify_all();
+}
+
+void LinkHub::open_reverse(const std::shared_ptr<PeerSession>& link, const std::string& nonce) {
+  const PeerConfig* peer = config_.find_peer(link->peer_name);
+  if (peer == nullptr) return;
+  auto refuse = [link, nonce](const std::string& reason) {
+    peer::LinkMessage m;
+    m.mutable_session_refused()->set_nonce(nonce);
+    m.mutable_session_refused()->set_reason(reason);
+    (void)send_message(*link->channel, m);
+  };
+  {
+    std::lock_guard lk(mu_);
+    int& open = links_[peer->name].reverse_sessions;
     if (open >= kMaxReverseSessions) {
-      spdlog::warn("{} asked for a session, but {} are open already: ignored", peer_name, open);
+      spdlog::warn("{} asked for a session, but {} are open already: refused", peer->name, open);
+      refuse(std::to_string(open) + " sessions are open already");
       return;
     }
     ++open;
   }
-  bool started = sessions_.spawn([this, peer, nonce] {
+  bool started = sessions_.spawn([this, peer, nonce, refuse] {
     peer::Hello hello = hello_();
     hello.set_purpose(peer::PURPOSE_REVERSE);
     hello.set_link_nonce(nonce);
     auto session = dial_peer(config_, tls_, *peer, hello);
     if (!session) {
       spdlog::warn("cannot open the session {} asked for: {}", peer->name, session.error().message);
+      refuse(session.error().message);
     } else {
       ScopedStream registered(sessions_, (*session)->stream.get());
       serve_(**session);
@@ -249,8 +307,9 @@ void LinkHub::open_reverse(const std::string& peer_name, const std::string& nonc
     --links_[peer->name].reverse_sessions;
   });
   if (!started) {
+    refuse("the agent is stopping");
     std::lock_guard lk(mu_);
-    --links_[peer_name].reverse_sessions;
+    --links_[peer->name].reverse_sessions;
   }
 }
 
@@ -294,23 +353,40 @@ Result<std::unique_ptr<PeerSession>> LinkHub::request_session(const std::string&
                           " (is its agent running, with this host's address in its [[peer]] "
                           "entry, and can it reach this host's port?)");
   }
+  const auto deadline =
+      std::chrono::steady_clock::now() + config_.connect_timeout + kHandshakeAllowance;
   const std::string nonce = new_nonce();
   {
-    std::lock_guard lk(mu_);
-    waiters_[nonce] = Waiter{peer, nullptr};
+    // A few requests at a time per peer; the others wait their turn.
+    std::unique_lock lk(mu_);
+    if (!cv_.wait_until(lk, deadline,
+                        [&] { return stopping_ || links_[peer].asking < kMaxAsking; }) ||
+        stopping_) {
+      return make_error(ErrorCode::kUnavailable,
+                        "timed out waiting to ask " + peer + " for a session (too many at once)");
+    }
+    ++links_[peer].asking;
+    waiters_[nonce] = Waiter{peer, nullptr, ""};
   }
   peer::LinkMessage m;
   m.mutable_session_wanted()->set_nonce(nonce);
   Status asked = send_message(*link->channel, m);
   std::unique_lock lk(mu_);
   if (asked) {
-    cv_.wait_for(lk, config_.connect_timeout + kHandshakeAllowance,
-                 [&] { return stopping_ || waiters_[nonce].session != nullptr; });
+    cv_.wait_until(lk, deadline, [&] {
+      const Waiter& w = waiters_[nonce];
+      return stopping_ || w.session != nullptr || !w.failed.empty();
+    });
   }
   std::unique_ptr<PeerSession> got = std::move(waiters_[nonce].session);
+  std::string failed = waiters_[nonce].failed;
   waiters_.erase(nonce);
+  --links_[peer].asking;
+  lk.unlock();
+  cv_.notify_all();
   if (got) return got;
   if (!asked) return Status(asked.error()).with_context("asking " + peer + " for a session");
+  if (!failed.empty()) return make_error(ErrorCode::kUnavailable, failed);
   return make_error(ErrorCode::kUnavailable,
                     "peer '" + peer +
                         "' did not open the session it was asked for over its link "

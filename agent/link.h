@@ -79,17 +79,23 @@ class LinkHub {
     std::optional<Clock::time_point> up_since, down_since, last_heard;
     std::string last_error;    // why it is down
     int reverse_sessions = 0;  // dialler: REVERSE sessions open now
+    int asking = 0;            // listener: SessionWanted sent and not yet answered
   };
   struct Waiter {
     std::string peer;
     std::unique_ptr<PeerSession> session;  // set by hand_over
+    std::string failed;                    // set when the peer refused or the link died
   };
 
   void keep(const PeerConfig& peer);  // dialler: keeps the link to `peer` up
   // Runs a link on either side until it dies; returns why it ended.
   Status run_link(const std::shared_ptr<PeerSession>& session, bool dialled);
-  // Dialler: opens the REVERSE session the listener asked for, and serves it.
-  void open_reverse(const std::string& peer, const std::string& nonce);
+  // Dialler: opens the REVERSE session the listener asked for over `link`, and serves it; or
+  // tells the listener why not.
+  void open_reverse(const std::shared_ptr<PeerSession>& link, const std::string& nonce);
+  // Listener: the peer refused (or the link lost) the session asked for with `nonce` ("" for
+  // every session asked of `peer`).
+  void fail_waiters(const std::string& peer, const std::string& nonce, const std::string& why);
   // Waits up to `d` unless stopping; false when stopping.
   bool pause(std::chrono::milliseconds d);
 

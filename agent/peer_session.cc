@@ -119,6 +119,14 @@ Result<std::unique_ptr<PeerSession>> accept_peer(const Config& config, TlsContex
     (void)send_message(*session->channel, reply);
     return s.error();
   }
+  if (!peer::SessionPurpose_IsValid(theirs.purpose())) {
+    Error e = make_error(ErrorCode::kProtocol,
+                         "unknown session purpose " + std::to_string(theirs.purpose()) +
+                             "; run the same zrep-agent release on both hosts");
+    *reply.mutable_error() = to_wire(e);
+    (void)send_message(*session->channel, reply);
+    return e;
+  }
   *reply.mutable_hello() = mine;
   const PeerConfig* entry = config.find_peer(session->peer_name);
   reply.set_needs_link(entry != nullptr && !entry->address);

@@ -61,6 +61,7 @@ TEST(Config, RejectsBadFilesWithUsefulMessages) {
   // Neither side could ever dial the other.
   expect_error("host = \"alpha\"\n" + kTls + "[[peer]]\nname=\"beta\"\n", "could never connect");
   expect_error("host = \"alpha\"\nheartbeat_interval = 0\n" + kTls, "heartbeat_interval");
+  expect_error("host = \"alpha\"\nheartbeat_interval = 301\n" + kTls, "at most 300");
   expect_error("host = \"alpha\"\n" + kTls + "[[peer]]\nname=\"alpha\"\n", "own name");
   expect_error("host = \"alpha\"\ncontrol_socket = \"rel.sock\"\n" + kTls, "absolute");
   expect_error("host = \"alpha\"\nlog_level = \"loud\"\n" + kTls, "log_level");
