@@ -16,7 +16,7 @@
 #   BUILD_DIR     build dir with zrep-agent and tests/integration_tests (default REPO/build;
 #                 built with deploy/build.sh when missing)
 #   OZFS_VM_DIR   the OpenZFS VM rig (make-openzfs-vm.sh, run-in-vm.sh); default
-#                 REPO/../shared/openzfs-vm
+#                 tests/openzfs/vm (a copy of the team's shared/openzfs-vm)
 #   OZFS_DIR      the rig's work dir: image, runs (default /var/tmp/ozfs)
 #   LANE_DIR      where run dirs (logs, results) are kept (default $OZFS_DIR/lane; last 5 kept)
 #   OZFS_MEM / OZFS_CPUS   guest RAM in MiB (default 3072) and vCPUs (default 2)
@@ -42,7 +42,7 @@ T0=$(date +%s)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$REPO/build}
-OZFS_VM_DIR=${OZFS_VM_DIR:-$REPO/../shared/openzfs-vm}
+OZFS_VM_DIR=${OZFS_VM_DIR:-$HERE/vm}
 export OZFS_DIR=${OZFS_DIR:-/var/tmp/ozfs}
 LANE_DIR=${LANE_DIR:-$OZFS_DIR/lane}
 # The default selection: everything but what lane-skip.txt lists (one pattern per line, '#'
