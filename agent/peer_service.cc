@@ -460,6 +460,15 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
           session_.peer_name, dest);
       (void)zfs_.abort_partial_receive(dest);
     }
+    if (resumable && e.code == ErrorCode::kNoSpace) {
+      // Resuming would only fill the pool again, while the partial state holds its space from
+      // every other dataset there: give it back. The sender starts over once there is room.
+      spdlog::warn("peer {}: out of space receiving into {}; discarding the partial receive "
+                   "(zfs recv -A) to give the space back",
+                   session_.peer_name, dest);
+      (void)zfs_.abort_partial_receive(dest);
+      if (!init) (void)zfs_.inherit_prop(dest, props::kReceiving);
+    }
     if (!set_aside.empty()) {
       if (Status s = zfs_.rename_filesystem(set_aside, dest); !s) {
         spdlog::error("could not rename {} back to {}: {}", set_aside, dest, s.message());
@@ -499,8 +508,10 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
                           std::chrono::hours(24));
   if (!got) {
     // zfs recv may have committed what arrived before the stream was found bad: undo it.
-    return fail((zs || got.error().code != ErrorCode::kInternal) ? got.error() : zs.error(),
-                zs.is_ok());
+    // zfs's own error says more (out of space) than the broken pipe it left behind.
+    const bool zfs_says =
+        !zs && (zs.error().code == ErrorCode::kNoSpace || got.error().code == ErrorCode::kInternal);
+    return fail(zfs_says ? zs.error() : got.error(), zs.is_ok());
   }
   if (!zs) return fail(zs.error(), false);
 
