@@ -7,8 +7,9 @@
 #               test but those tests/openzfs/lane-skip.txt leaves to the zfs-fuse suite
 #   -a          every test (filter '*'): ~30 min
 #   -t SECS     timeout of each test (default 300, env LANE_TEST_TIMEOUT)
-#   -B SECS     time budget of the whole lane (default 1500 = 25 min, env LANE_BUDGET): the
-#               guest stops starting tests when it is used up; those are reported NOT RUN
+#   -B SECS     time budget of the lane, not counting a guest image build (default 1500 = 25 min,
+#               env LANE_BUDGET): the guest stops starting tests when it is used up; those
+#               are reported NOT RUN
 #   -b          run deploy/build.sh first even if the build dir has binaries (incremental)
 #   -k          keep the staged copy of the binaries and sources in the run dir
 #   -h          this help
@@ -170,7 +171,7 @@ cp --reflink=auto "$TESTS" "$STAGE/bin/integration_tests"
 phase_done "stage binaries + sources" $(( $(now) - t ))
 
 # ---------------------------------------------------------------- 4. run in the guest
-left=$(( BUDGET - ($(now) - T0) - 20 ))
+left=$(( BUDGET + img_s - ($(now) - T0) - 20 ))   # an image build does not count
 [ "$left" -ge 120 ] || die "only ${left}s of the ${BUDGET}s budget left for the guest; raise -B"
 DEADLINE=$(( left - 45 ))   # guest uptime after which no test is started, or runs on
 log "booting the guest (${CPUS} vCPU, ${MEM} MiB, TCG): filter '$FILTER', ${TEST_TIMEOUT}s per test," \
