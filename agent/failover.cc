@@ -106,6 +106,40 @@ void hold_base_or_warn(const Zfs& zfs, const std::string& fs, uint64_t guid) {
   }
 }
 
+// A new master holding a raw (encrypted) replica has no key loaded. When the key's location
+// is a file on this host (keylocation=file://..., set by the operator on the standby
+// beforehand), load it and mount, so the new master serves its data at once; otherwise say
+// what to run. Never fails the switch: the role has moved already.
+void load_key_if_possible(const Zfs& zfs, const std::string& fs) {
+  if (!zfs.features().raw_send) return;  // no native encryption here
+  auto p = zfs.get_props(fs, {"encryption", "keystatus", "encryptionroot"});
+  if (!p || props::get(*p, "encryption").empty() || props::get(*p, "encryption") == "off" ||
+      props::get(*p, "keystatus") != "unavailable") {
+    return;
+  }
+  std::string root = props::get(*p, "encryptionroot");
+  if (root.empty() || root == "-") root = fs;
+  auto r = zfs.get_props(root, {"keylocation"});
+  const std::string location = r ? props::get(*r, "keylocation") : std::string();
+  if (location.rfind("file://", 0) != 0) {
+    spdlog::warn(
+        "{} is the master now, but its data stays locked: the key of {} is not loaded "
+        "(keylocation={}). Run 'zfs load-key {} && zfs mount {}', or set keylocation "
+        "to a key file on the standby beforehand and the agent loads it",
+        fs, root, location.empty() ? "?" : location, root, fs);
+    return;
+  }
+  if (Status s = zfs.load_key(root); !s) {
+    spdlog::warn("{} is the master now, but loading its key failed: {}", fs, s.message());
+    return;
+  }
+  if (Status s = zfs.mount(fs); !s) {
+    spdlog::warn("{}: key loaded, but mounting failed: {}", fs, s.message());
+    return;
+  }
+  spdlog::info("{}: loaded the key of {} from {} and mounted it", fs, root, location);
+}
+
 }  // namespace
 
 // ---- the ZFS steps both hosts run ----
@@ -146,6 +180,7 @@ Status finish_new_master(const Zfs& zfs, const SwitchJournal& j) {
   hold_base_or_warn(zfs, j.new_fs, j.base_guid);
   clean_old_direction(zfs, j.new_fs, j.base_guid);
   ZREP_RETURN_IF_ERROR(zfs.set_prop(j.new_fs, props::kReadonly, "off"));
+  load_key_if_possible(zfs, j.new_fs);
   return zfs.inherit_prop(j.new_fs, props::kSwitch);
 }
 
@@ -224,6 +259,7 @@ Result<bool> finish_forced_takeover(const Zfs& zfs, const std::string& host,
                                   {props::kMaster, "yes"}}));
   auto snaps = zfs.list_snapshots(fs);
   if (snaps && !snaps->empty()) hold_base_or_warn(zfs, fs, snaps->back().guid);
+  load_key_if_possible(zfs, fs);
   return true;
 }
 

@@ -463,9 +463,10 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
     if (resumable && e.code == ErrorCode::kNoSpace) {
       // Resuming would only fill the pool again, while the partial state holds its space from
       // every other dataset there: give it back. The sender starts over once there is room.
-      spdlog::warn("peer {}: out of space receiving into {}; discarding the partial receive "
-                   "(zfs recv -A) to give the space back",
-                   session_.peer_name, dest);
+      spdlog::warn(
+          "peer {}: out of space receiving into {}; discarding the partial receive "
+          "(zfs recv -A) to give the space back",
+          session_.peer_name, dest);
       (void)zfs_.abort_partial_receive(dest);
       if (!init) (void)zfs_.inherit_prop(dest, props::kReceiving);
     }

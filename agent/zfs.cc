@@ -411,6 +411,22 @@ Status Zfs::promote(const std::string& fs) const {
   return Status::ok();
 }
 
+Status Zfs::load_key(const std::string& fs) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  auto out = zfs({"load-key", fs});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot load the key of " + fs);
+  return Status::ok();
+}
+
+Status Zfs::mount(const std::string& fs) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  auto out = zfs({"mount", fs});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot mount " + fs);
+  return Status::ok();
+}
+
 Result<uint64_t> Zfs::stream_size(const std::string& from, const std::string& to) const {
   SendSpec spec;
   spec.snapshot = to;

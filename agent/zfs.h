@@ -113,6 +113,9 @@ class Zfs {
   Result<std::string> resume_token(const std::string& fs) const;
   Status abort_partial_receive(const std::string& fs) const;
   Status promote(const std::string& fs) const;
+  // Native encryption (OpenZFS): `zfs load-key FS` (from its keylocation), `zfs mount FS`.
+  Status load_key(const std::string& fs) const;
+  Status mount(const std::string& fs) const;
   // The size of the incremental stream from `from` to `to` (both snapshots of one filesystem):
   // what was written between them. Reads the whole stream (zfs-fuse has no `written@`).
   Result<uint64_t> stream_size(const std::string& from, const std::string& to) const;

@@ -196,10 +196,25 @@ TEST_F(RawSend, TheStandbyHoldsTheDataEncryptedWithoutTheKey) {
   EXPECT_NE(zget(dest, "encryption"), "off");
   EXPECT_EQ(zget(dest, "keystatus"), "unavailable");  // the standby never had the key
   EXPECT_EQ(zget(snapshots(enc_).back(), "guid"), zget(snapshots(dest).back(), "guid"));
-  // With the key (what an operator does on a new master after a failover) the data is there.
+  // With the key the data is there: loaded by hand (what an operator does), ...
   ASSERT_EQ(run({"zfs", "load-key", "-L", "file://" + key_, dest}).exit_code, 0);
   ASSERT_EQ(run({"zfs", "mount", dest}).exit_code, 0);
   EXPECT_EQ(tree_digest(mnt(dest)), tree_digest(mnt(enc_)));
+  ASSERT_EQ(run({"zfs", "unmount", dest}).exit_code, 0);
+  ASSERT_EQ(run({"zfs", "unload-key", dest}).exit_code, 0);
+  EXPECT_EQ(zget(dest, "keystatus"), "unavailable");
+
+  // ... or by the agent when a failover makes the standby the master and its keylocation
+  // names a key file there.
+  ASSERT_EQ(run({"zfs", "set", "keylocation=file://" + key_, dest}).exit_code, 0);
+  write_file(mnt(enc_) + "/last.txt", "written just before the failover\n");
+  auto f = alpha().cli({"failover", enc_});
+  ASSERT_EQ(f.exit_code, 0) << f.out << f.err;
+  EXPECT_EQ(zget(dest, "zrep:master"), "yes");
+  EXPECT_EQ(zget(dest, "keystatus"), "available");
+  EXPECT_EQ(zget(dest, "mounted"), "yes");
+  EXPECT_EQ(read_file(mnt(dest) + "/last.txt"), "written just before the failover\n");
+  EXPECT_EQ(read_file(mnt(dest) + "/secret.txt"), "only readable with the key\n");
 }
 
 class CompressedSend : public PairTest {
