@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The zrep-agent demo, from a fresh Debian 12 machine, as root:
 #   installs dependencies, builds, starts zfs-fuse, makes two file-backed pools, a CA and two
-#   host certificates, starts two agents ("alpha" and "beta") on loopback, replicates a
+#   host certificates, starts two agents ("alpha" and "beta") on loopback -- only alpha
+#   listens, beta opens no port and keeps a link to alpha, as behind a firewall -- replicates a
 #   filesystem of real files from alpha to beta (init), changes files, syncs, shows status and
 #   list on both hosts, fails over to beta and back (a sync each way in between), and proves
 #   the destination's files equal the source's.
@@ -61,7 +62,7 @@ say "a CA and one certificate per host (zrep-agent pki)"
 "$bin" pki issue "$work/pki" beta
 ls -l "$work/pki"
 
-pa=17450 pb=17451
+pa=17450
 cat > "$work/alpha.toml" <<EOT
 host = "alpha"
 listen = "127.0.0.1:$pa"
@@ -71,13 +72,13 @@ ca = "$work/pki/ca.crt"
 cert = "$work/pki/alpha.crt"
 key = "$work/pki/alpha.key"
 [[peer]]
+# no address: beta sits behind a firewall; alpha reaches it over the link beta keeps open
 name = "beta"
-address = "127.0.0.1:$pb"
 datasets = ["$src_pool"]
 EOT
 cat > "$work/beta.toml" <<EOT
 host = "beta"
-listen = "127.0.0.1:$pb"
+# no listen: beta opens no port at all, it only dials alpha
 control_socket = "$work/beta.sock"
 [tls]
 ca = "$work/pki/ca.crt"
@@ -88,8 +89,10 @@ name = "alpha"
 address = "127.0.0.1:$pa"
 datasets = ["$dst_pool/backup"]
 EOT
-say "config of alpha ($work/alpha.toml)"
+say "config of alpha ($work/alpha.toml) and beta ($work/beta.toml): only alpha listens"
 cat "$work/alpha.toml"
+echo "----"
+cat "$work/beta.toml"
 
 say "starting the agents (logs: $work/alpha.log, $work/beta.log)"
 "$bin" serve --config "$work/alpha.toml" 2>"$work/alpha.log" & alpha_pid=$!
@@ -99,6 +102,14 @@ for _ in $(seq 1 100); do
   [ -S "$work/alpha.sock" ] && [ -S "$work/beta.sock" ] && break
   sleep 0.1
 done
+# beta dials alpha and keeps a link open (heartbeats); alpha reaches beta only over it.
+for _ in $(seq 1 100); do
+  grep -q "link to alpha up" "$work/beta.log" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q "link to alpha up" "$work/beta.log" ||
+  { echo "demo: beta did not link up to alpha in 10 s; see $work/beta.log" >&2; exit 1; }
+echo "beta is linked to alpha: $(grep -m1 'link to alpha up' "$work/beta.log")"
 A() { "$bin" --config "$work/alpha.toml" "$@"; }
 B() { "$bin" --config "$work/beta.toml" "$@"; }
 
