@@ -112,11 +112,16 @@ void hold_base_or_warn(const Zfs& zfs, const std::string& fs, uint64_t guid) {
 // what to run. Never fails the switch: the role has moved already.
 void load_key_if_possible(const Zfs& zfs, const std::string& fs) {
   if (!zfs.features().raw_send) return;  // no native encryption here
-  auto p = zfs.get_props(fs, {"encryption", "keystatus", "encryptionroot"});
-  if (!p || props::get(*p, "encryption").empty() || props::get(*p, "encryption") == "off" ||
-      props::get(*p, "keystatus") != "unavailable") {
+  auto p = zfs.get_props(fs, {"encryption", "keystatus", "encryptionroot", "mounted", "canmount"});
+  if (!p || props::get(*p, "encryption").empty() || props::get(*p, "encryption") == "off") return;
+  const bool mountable = props::get(*p, "mounted") == "no" && props::get(*p, "canmount") == "on";
+  if (props::get(*p, "keystatus") == "available") {
+    // The key is there already (loaded by hand, or with a sibling's): only the mount is missing.
+    if (!mountable) return;
+    if (Status s = zfs.mount(fs); !s) spdlog::warn("{}: mounting failed: {}", fs, s.message());
     return;
   }
+  if (props::get(*p, "keystatus") != "unavailable") return;
   std::string root = props::get(*p, "encryptionroot");
   if (root.empty() || root == "-") root = fs;
   auto r = zfs.get_props(root, {"keylocation"});
@@ -133,6 +138,7 @@ void load_key_if_possible(const Zfs& zfs, const std::string& fs) {
     spdlog::warn("{} is the master now, but loading its key failed: {}", fs, s.message());
     return;
   }
+  if (!mountable) return;
   if (Status s = zfs.mount(fs); !s) {
     spdlog::warn("{}: key loaded, but mounting failed: {}", fs, s.message());
     return;
@@ -180,8 +186,9 @@ Status finish_new_master(const Zfs& zfs, const SwitchJournal& j) {
   hold_base_or_warn(zfs, j.new_fs, j.base_guid);
   clean_old_direction(zfs, j.new_fs, j.base_guid);
   ZREP_RETURN_IF_ERROR(zfs.set_prop(j.new_fs, props::kReadonly, "off"));
+  ZREP_RETURN_IF_ERROR(zfs.inherit_prop(j.new_fs, props::kSwitch));
   load_key_if_possible(zfs, j.new_fs);
-  return zfs.inherit_prop(j.new_fs, props::kSwitch);
+  return Status::ok();
 }
 
 Status commit_new_master(const Zfs& zfs, const SwitchJournal& j) {

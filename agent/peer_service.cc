@@ -461,8 +461,10 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
       (void)zfs_.abort_partial_receive(dest);
     }
     if (resumable && e.code == ErrorCode::kNoSpace) {
-      // Resuming would only fill the pool again, while the partial state holds its space from
-      // every other dataset there: give it back. The sender starts over once there is room.
+      // The receive fails again until space is freed, and meanwhile its partial state holds
+      // that space from every other dataset of the pool (a full standby pool is an outage of
+      // its own): give it back, so both sides are as they were. The transfer starts over
+      // once there is room; what arrived so far is sent again.
       spdlog::warn(
           "peer {}: out of space receiving into {}; discarding the partial receive "
           "(zfs recv -A) to give the space back",
@@ -480,7 +482,9 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
 
   RecvSpec spec;
   spec.target = dest;
-  spec.resumable = resumable;
+  // Not while an old copy is set aside: a failed receive must leave dest free for it to come
+  // back, and a later attempt must know it is there.
+  spec.resumable = resumable && set_aside.empty();
   auto child = zfs_.start_recv(spec);
   if (!child) return fail(child.error(), false);
 

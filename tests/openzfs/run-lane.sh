@@ -130,7 +130,7 @@ pkgs=$(awk '$2 == "=>" && $3 ~ /^\// {print $3}' <<<"$libs" | sort -u | while re
 EXTRA_PKGS=$(echo $pkgs ${LANE_EXTRA_PKGS:-} | tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ')
 EXTRA_PKGS=${EXTRA_PKGS% }
 
-mkdir -p "$LANE_DIR"
+mkdir -p "$OZFS_DIR" "$LANE_DIR"
 RUN=$LANE_DIR/run-$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$RUN"
 t=$(now)
