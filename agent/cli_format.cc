@@ -169,9 +169,8 @@ std::string format_status(const json& rows, int64_t now) {
       state += ": " + str(r, "last_error");
     } else if (r.contains("link") && r["link"].value("state", std::string()) == "down") {
       const json& l = r["link"];
-      state = l.value("direction", std::string()) == "listens"
-                  ? "LINK DOWN: the peer must dial in"
-                  : "LINK DOWN: cannot reach the peer";
+      state = l.value("direction", std::string()) == "listens" ? "LINK DOWN: the peer must dial in"
+                                                               : "LINK DOWN: cannot reach the peer";
       if (l.contains("down_since")) {
         state += " (since " + human_duration(now - l["down_since"].get<int64_t>()) + " ago)";
       }

@@ -259,8 +259,10 @@ Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool diall
   if (replaced) return make_error(ErrorCode::kConflict, "replaced by a newer link");
   if (!dialled) {
     fail_waiters(peer_name, "",
-                 "peer '" + peer_name + "' is not connected: its link went down while asking it "
-                 "for a session: " + ended.message());
+                 "peer '" + peer_name +
+                     "' is not connected: its link went down while asking it "
+                     "for a session: " +
+                     ended.message());
   }
   return ended;
 }

@@ -21,7 +21,8 @@ constexpr std::string_view kNativeProperties =
     "usedbychildren usedbyrefreservation compressratio refcompressratio creation createtxg "
     "guid type origin mounted mountpoint canmount readonly compression recordsize atime "
     "quota refquota reservation refreservation snapdir written receive_resume_token "
-    "encryption keystatus keylocation encryptionroot name userrefs defer_destroy version checksum sync copies dedup ";
+    "encryption keystatus keylocation encryptionroot name userrefs defer_destroy version checksum "
+    "sync copies dedup ";
 
 // Hostile text (from zfs, which echoes our arguments, or a user) must not put escape sequences
 // into terminals or logs.
