@@ -405,8 +405,12 @@ Result<json> Replicator::init_with(const control::InitCommand& cmd, const Progre
   if (!local) return local.error();
   // An init cut short (OpenZFS, resumable): the destination is a partial receive. Resume it
   // with the unsent init snapshot; without one, the destination drops it and init starts over.
+  // Only a destination with no snapshot yet is an init's partial receive; a replica with
+  // snapshots and a token holds an interrupted *sync*, which the next sync resumes.
+  const bool partial_init =
+      remote->exists() && !remote->resume_token().empty() && remote->snapshots().empty();
   std::string resume_snap;
-  if (remote->exists() && !remote->resume_token().empty()) {
+  if (partial_init) {
     for (const auto& s : *local) {
       if (!s.sent && parse_zrep_snap(snap_part_of(s.name))) resume_snap = s.name;
     }
@@ -417,7 +421,7 @@ Result<json> Replicator::init_with(const control::InitCommand& cmd, const Progre
           fs, cmd.remote_host(), cmd.dest_fs());
     }
   }
-  if (remote->exists() && !cmd.force() && remote->resume_token().empty()) {
+  if (remote->exists() && !cmd.force() && !partial_init) {
     // A previous init whose final answer was lost: the replica is complete there. Adopt it
     // instead of refusing (or resending everything).
     auto adopted = adopt_replica(fs, cmd, **peer, *remote);
