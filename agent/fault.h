@@ -4,7 +4,7 @@
 //   ZREP_PAUSE_AT=STEP:SECS   reaching fault_point("STEP") sleeps SECS seconds first (to hold
 //                             a lock while a test tries a concurrent operation).
 // The integration tests use them to stop an agent at every step of a failover, and a
-// receiving agent once 64 MiB of a stream arrived ("received-64m"). Unset, a
+// receiving agent once 16 MiB of a stream arrived ("received-16m"). Unset, a
 // fault point costs one string comparison.
 #pragma once
 

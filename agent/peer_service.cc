@@ -505,7 +505,7 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   };
   opts.progress = [](const TransferProgress& p) {
     // Test hook: an agent killed half-way through a large transfer (agent/fault.h).
-    if (p.raw_bytes >= (uint64_t{64} << 20)) fault_point("received-64m");
+    if (p.raw_bytes >= (uint64_t{16} << 20)) fault_point("received-16m");
   };
   // receive_stream owns the pipe from here and closes it, so zfs recv sees the end.
   auto got = receive_stream(*session_.channel, child->release_stdin(), opts);

@@ -473,8 +473,12 @@ class FaultsSmallDestination : public Faults {
 };
 
 TEST_F(FaultsSmallDestination, FullPoolIsReportedAndLeavesBothSidesAsTheyWere) {
-  for (uint32_t i = 0; i < 5; ++i) {
-    write_file(mnt(src_) + "/random" + std::to_string(i) + ".bin", random_data(60 * kMiB, 500 + i));
+  // Incompressible data 32 MiB more than the destination pool can hold (measured, not guessed:
+  // a 128M pool holds ~40 MiB on OpenZFS and ~90 MiB on zfs-fuse), in 16 MiB files.
+  const uint64_t room = std::stoull(zget(hosts_->dst_pool(), "available"));
+  const size_t files = static_cast<size_t>((room + 32 * kMiB) / (16 * kMiB)) + 1;
+  for (size_t i = 0; i < files; ++i) {
+    write_file(mnt(src_) + "/random" + std::to_string(i) + ".bin", random_data(16 * kMiB, 500 + i));
   }
   const auto src_snaps = snapshots(src_);
   const auto src_data = tree_digest(mnt(src_));

@@ -25,6 +25,24 @@ namespace fs = std::filesystem;
 
 namespace {
 std::atomic<int> g_counter{0};
+
+// Seconds since construction (total) and since the last lap.
+class PhaseClock {
+ public:
+  double lap() {
+    auto now = std::chrono::steady_clock::now();
+    double s = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return s;
+  }
+  double total() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_ = start_;
+};
 const char* kTestbedScript = ZREP_SOURCE_DIR "/deploy/zfs-testbed.sh";
 }  // namespace
 
@@ -221,15 +239,17 @@ void Agent::start() {
   auto child = Child::spawn(argv, StdioMode::kNull, StdioMode::kNull);
   ASSERT_TRUE(child) << child.error().message;
   child_ = std::move(*child);
-  for (int i = 0; i < 100; ++i) {
+  // Polled: fast where the machine is, and patient where it is slow (an emulated guest).
+  for (int i = 0; i < 600; ++i) {
     if (auto fd = unix_connect(socket_path_)) {
       ::close(*fd);
       return;
     }
+    if (!running()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   stop();
-  FAIL() << "agent " << config_path_ << " did not open its control socket in 5 s";
+  FAIL() << "agent " << config_path_ << " did not open its control socket in 30 s";
 }
 
 void Agent::stop() {
@@ -309,10 +329,12 @@ TwoHosts::TwoHosts() : TwoHosts(PoolSizes{}) {}
 
 TwoHosts::TwoHosts(const PoolSizes& sizes) {
   ensure_zfs();
+  PhaseClock clock;
   dir_ = std::make_unique<TempDir>("zrep-it-");
   src_ = std::make_unique<Pool>("zsrc", dir_->path(), sizes.src);
   dst_ = std::make_unique<Pool>("zdst", dir_->path(), sizes.dst);
   must({"zfs", "create", backup_root()});
+  const double pools_s = clock.lap();
   pki_dir_ = dir_->path() + "/pki";
   must({ZREP_AGENT_BINARY, "pki", "init", pki_dir_});
   // Host names unique to this run: other zrep users of the same zfs-fuse (another test run, the
@@ -322,6 +344,7 @@ TwoHosts::TwoHosts(const PoolSizes& sizes) {
   beta_name_ = "beta-" + suffix;
   must({ZREP_AGENT_BINARY, "pki", "issue", pki_dir_, alpha_name_});
   must({ZREP_AGENT_BINARY, "pki", "issue", pki_dir_, beta_name_});
+  const double pki_s = clock.lap();
   int pa = free_port(), pb = free_port();
   auto pki = [&](const std::string& file) { return pki_dir_ + "/" + file; };
   alpha_spec = {alpha_name_,
@@ -346,6 +369,9 @@ TwoHosts::TwoHosts(const PoolSizes& sizes) {
   beta_ = std::make_unique<Agent>(dir_->path(), beta_spec);
   alpha_->start();
   beta_->start();
+  // Where a test's time goes (the OpenZFS lane sums these lines up per test).
+  std::fprintf(stderr, "[testbed] setup %.2f s: pools %.2f s, pki %.2f s, agents %.2f s\n",
+               clock.total(), pools_s, pki_s, clock.lap());
 }
 
 void TwoHosts::restart_alpha(const AgentSpec& spec) {
@@ -363,10 +389,14 @@ void TwoHosts::restart_beta(const AgentSpec& spec) {
 }
 
 TwoHosts::~TwoHosts() {
+  PhaseClock clock;
   alpha_.reset();
   beta_.reset();
+  const double agents_s = clock.lap();
   src_.reset();
   dst_.reset();
+  std::fprintf(stderr, "[testbed] teardown %.2f s: agents %.2f s, pools %.2f s\n", clock.total(),
+               agents_s, clock.lap());
 }
 
 void PairTest::make_hosts(const PoolSizes& sizes) {
