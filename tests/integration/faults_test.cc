@@ -70,43 +70,6 @@ bool process_alive(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
 }
 
-// Processes whose argv is `zfs recv|receive ... TARGET` (a receive still running into TARGET).
-std::vector<pid_t> receives_into(const std::string& target) {
-  std::vector<pid_t> found;
-  std::error_code ec;  // processes come and go while we look
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<std::string> argv;
-    std::string cur;
-    for (char c : raw) {
-      if (c == '\0') {
-        argv.push_back(cur);
-        cur.clear();
-      } else {
-        cur.push_back(c);
-      }
-    }
-    if (argv.size() < 3 || fs::path(argv[0]).filename() != "zfs") continue;
-    if (argv[1] != "recv" && argv[1] != "receive") continue;
-    if (argv.back() == target) found.push_back(static_cast<pid_t>(std::stoi(name)));
-  }
-  return found;
-}
-
-// Waits (bounded) until no `zfs recv` into `target` runs any more: a receive orphaned by a killed
-// agent ends by itself when it sees the end of its stream. True when none is left.
-bool wait_receives_gone(const std::string& target, std::chrono::seconds limit = 60s) {
-  auto deadline = Clock::now() + limit;
-  while (!receives_into(target).empty()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(100ms);
-  }
-  return true;
-}
-
 // A plain TCP connection to 127.0.0.1:port (blocking), or -1.
 int tcp_to(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -60,10 +60,24 @@ void ensure_zfs() {
 }
 
 ProcessOutput run(const std::vector<std::string>& argv, int timeout_s) {
+  PhaseClock clock;
   auto r = run_process(argv, std::chrono::seconds(timeout_s));
   if (!r) {
     ADD_FAILURE() << "cannot run " << argv[0] << ": " << r.error().message;
     return ProcessOutput{};
+  }
+  // Where a test's time goes: every command that took a while, by its first words (the
+  // OpenZFS lane sums these up).
+  if (double s = clock.total(); s >= 0.5) {
+    std::string what = fs::path(argv[0]).filename().string();
+    for (size_t i = 1; i < argv.size() && i < 6; ++i) {
+      if (argv[i].rfind("--config", 0) == 0) {
+        ++i;  // the config path says nothing
+        continue;
+      }
+      what += " " + argv[i];
+    }
+    std::fprintf(stderr, "[testbed] command %.2f s: %s\n", s, what.c_str());
   }
   return *r;
 }
@@ -181,6 +195,40 @@ bool refuses_writes(const std::string& dir) {
   return errno == EROFS;
 }
 
+std::vector<pid_t> receives_into(const std::string& target) {
+  std::vector<pid_t> found;
+  std::error_code ec;  // processes come and go while we look
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> argv;
+    std::string cur;
+    for (char c : raw) {
+      if (c == '\0') {
+        argv.push_back(cur);
+        cur.clear();
+      } else {
+        cur.push_back(c);
+      }
+    }
+    if (argv.size() < 3 || fs::path(argv[0]).filename() != "zfs") continue;
+    if (argv[1] != "recv" && argv[1] != "receive") continue;
+    if (argv.back() == target) found.push_back(static_cast<pid_t>(std::stoi(name)));
+  }
+  return found;
+}
+
+bool wait_receives_gone(const std::string& target, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!receives_into(target).empty()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -192,6 +240,14 @@ int free_port() {
   int port = ntohs(addr.sin_port);
   ::close(fd);
   return port;
+}
+
+int test_io_timeout() {
+  // 30 s keeps failure tests short; an emulated guest (the OpenZFS lane) sets more, since a
+  // peer's step there (a key load, a mount) can go quiet for longer.
+  const char* v = std::getenv("ZREP_TEST_IO_TIMEOUT");
+  int s = v != nullptr ? std::atoi(v) : 0;
+  return s > 0 ? s : 30;
 }
 
 bool eventually(const std::function<bool()>& cond, int timeout_s) {
@@ -211,7 +267,7 @@ Agent::Agent(const std::string& workdir, const AgentSpec& spec) {
   if (spec.port != 0) c << "listen = \"127.0.0.1:" << spec.port << "\"\n";
   c << "control_socket = \"" << socket_path_ << "\"\n"
     << "log_level = \"debug\"\n"
-    << "io_timeout = 30\n"
+    << "io_timeout = " << test_io_timeout() << "\n"
     << spec.extra_config << "\n"
     << "[tls]\nca = \"" << spec.ca << "\"\ncert = \"" << spec.cert << "\"\nkey = \"" << spec.key
     << "\"\n\n"
@@ -258,7 +314,7 @@ void Agent::stop() {
   ProcessOutput out = child_->wait(std::chrono::seconds(20));
   child_.reset();
   std::ofstream(log_path_, std::ios::app) << out.err << "\n";
-  if (::testing::Test::HasFailure()) {
+  if (::testing::Test::HasFailure() || std::getenv("ZREP_TEST_PRINT_LOGS") != nullptr) {
     std::fprintf(stderr, "---- log of %s ----\n%s\n---- end of log ----\n", config_path_.c_str(),
                  out.err.c_str());
   }

@@ -5,6 +5,9 @@
 // Everything a test makes is destroyed by the destructors, also when the test fails.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -66,6 +69,16 @@ std::string read_file(const std::string& path);  // "" when it cannot be read
 std::string test_data(size_t bytes, uint32_t seed);
 
 int free_port();
+
+// Processes whose argv is `zfs recv|receive ... TARGET` (a receive still running into TARGET).
+std::vector<pid_t> receives_into(const std::string& target);
+// Waits (bounded) until no `zfs recv` into `target` runs any more: a receive orphaned by a killed
+// agent ends by itself when it sees the end of its stream. True when none is left.
+bool wait_receives_gone(const std::string& target,
+                        std::chrono::seconds limit = std::chrono::seconds(60));
+
+// The io_timeout of the test agents' configs: 30 s, or $ZREP_TEST_IO_TIMEOUT.
+int test_io_timeout();
 
 // Polls every 100 ms until `cond` holds; false when it still does not after `timeout_s`.
 bool eventually(const std::function<bool()>& cond, int timeout_s = 30);

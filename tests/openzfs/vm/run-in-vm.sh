@@ -22,7 +22,9 @@
 #   -v        stream the guest serial console (kernel + script output) to stderr
 #   -a ACCEL  tcg (default) or kvm (env OZFS_ACCEL; NB: this host's /dev/kvm is
 #             PVM and cannot boot a stock kernel -- see README)
-#   env OZFS_APPEND: extra kernel command line; OZFS_DIR / OZFS_IMG_DIR: locations
+#   env OZFS_APPEND: extra kernel command line; OZFS_DIR / OZFS_IMG_DIR: locations;
+#   OZFS_CPU_MODEL: the emulated CPU under TCG (default Nehalem: SSE4.2, no AVX; zfs commands,
+#   writes and module load measured 20-40 % faster than with 'max', whose AVX TCG emulates slowly)
 #
 # stdout: the script's combined stdout+stderr (as captured in the guest)
 # exit:   the script's exit status; 124 = timeout; 125 = guest never reported
@@ -90,7 +92,7 @@ for kv in ${ENVS[@]+"${ENVS[@]}"}; do
 done
 
 case $ACCEL in
-    tcg) accel=(-accel tcg,thread=multi -cpu max) ;;
+    tcg) accel=(-accel tcg,thread=multi -cpu "${OZFS_CPU_MODEL:-Nehalem}") ;;
     kvm) accel=(-accel kvm -cpu host) ;;
     *)   echo "run-in-vm: bad accel '$ACCEL'" >&2; exit 2 ;;
 esac
