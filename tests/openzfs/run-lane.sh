@@ -148,13 +148,17 @@ else
         "(e.g. $(echo $newer)); pass -b to rebuild"
     phase_done "build (reused)" 0
 fi
-AGENT=$BUILD_DIR/zrep-agent TESTS=$BUILD_DIR/tests/integration_tests
+# The integration tests run the test build of the agent (with its fault-injection hooks) where
+# the build has one.
+AGENT_NAME=zrep-agent
+[ -x "$BUILD_DIR/zrep-agent-test" ] && AGENT_NAME=zrep-agent-test
+AGENT=$BUILD_DIR/$AGENT_NAME TESTS=$BUILD_DIR/tests/integration_tests
 
 # The absolute paths compiled into the test binary: the guest must have the files there.
 SRC_DIR=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
 BIN_DIR=$(sed -n 's/^CMAKE_CACHEFILE_DIR:INTERNAL=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
 SRC_DIR=${SRC_DIR:-$REPO} BIN_DIR=${BIN_DIR:-$BUILD_DIR}
-GUEST_AGENT=$BIN_DIR/zrep-agent GUEST_TESTS=$BIN_DIR/tests/integration_tests
+GUEST_AGENT=$BIN_DIR/$AGENT_NAME GUEST_TESTS=$BIN_DIR/tests/integration_tests
 grep -qaF "$SRC_DIR/deploy/zfs-testbed.sh" "$TESTS" ||
     die "$TESTS does not contain '$SRC_DIR/deploy/zfs-testbed.sh' (ZREP_SOURCE_DIR); reconfigure the build"
 grep -qaF "$GUEST_AGENT" "$TESTS" ||
@@ -315,7 +319,7 @@ total=$(( $(now) - T0 ))
     fi
     # The commands that took 0.5 s or more ([testbed] command lines), by kind, over all tests.
     cat "$STAGE"/out/*.log 2>/dev/null | awk '/^\[testbed\] command / {
-            s = $3; w = $5; if (w == "zrep-agent" || w == "bash") w = w " " $6
+            s = $3; w = $5; if (w ~ /^zrep-agent/ || w == "bash") w = w " " $6
             if ($6 == "--json") w = $5 " " $7
             n[w]++; t[w] += s }
         END { for (w in t) printf "%8.1f s %5d x  %s\n", t[w], n[w], w }' | sort -rn | head -12 |
