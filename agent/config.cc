@@ -85,8 +85,8 @@ Status check_known_keys(const toml::table& t, const std::set<std::string>& known
 
 Result<PeerConfig> parse_peer(const toml::table& t, size_t index, std::string_view source) {
   std::string where = "in [[peer]] #" + std::to_string(index + 1) + ": ";
-  ZREP_RETURN_IF_ERROR(check_known_keys(t, {"name", "address", "datasets", "allow_takeover"}, where,
-                                        source));
+  ZREP_RETURN_IF_ERROR(
+      check_known_keys(t, {"name", "address", "datasets", "allow_takeover"}, where, source));
   PeerConfig peer;
   auto name = required_string(t, "name", where, source);
   if (!name) return name.error();

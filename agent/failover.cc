@@ -274,8 +274,9 @@ Status keep_newer_aside(const Zfs& zfs, const SwitchJournal& j) {
   const SnapshotInfo* base = find_guid(*kept, j.base_guid);
   if (!*fs_exists) {
     if (base == nullptr) {
-      return make_error(ErrorCode::kNotFound, aside + " has no snapshot with the switch's base GUID " +
-                                                  std::to_string(j.base_guid));
+      return make_error(
+          ErrorCode::kNotFound,
+          aside + " has no snapshot with the switch's base GUID " + std::to_string(j.base_guid));
     }
     ZREP_RETURN_IF_ERROR(zfs.clone(aside + "@" + std::string(snap_part_of(base->name)), fs));
   }
@@ -297,9 +298,10 @@ Status keep_newer_aside(const Zfs& zfs, const SwitchJournal& j) {
           " at=" + std::to_string(unix_now())));
   for (const auto& name : props::pairing_props()) (void)zfs.inherit_prop(aside, name);
   (void)zfs.set_prop(aside, props::kReadonly, "on");
-  spdlog::warn("{}: what it held after the failover's base is kept in {} (read-only; destroy it "
-               "when done)",
-               fs, aside);
+  spdlog::warn(
+      "{}: what it held after the failover's base is kept in {} (read-only; destroy it "
+      "when done)",
+      fs, aside);
   return Status::ok();
 }
 
@@ -866,10 +868,9 @@ Result<std::string> Replicator::recover_locked(const std::string& fs, PeerClient
   return std::string(recovery_name(decision));
 }
 
-Result<ClaimJudgement> Replicator::judge_peer_claim(const std::string& fs,
-                                                   const props::PropMap& p,
-                                                   const peer::DescribeReply& remote,
-                                                   const std::string& peer_host) {
+Result<ClaimJudgement> Replicator::judge_peer_claim(const std::string& fs, const props::PropMap& p,
+                                                    const peer::DescribeReply& remote,
+                                                    const std::string& peer_host) {
   props::PropMap rp(remote.props().begin(), remote.props().end());
   PeerClaim claim;
   claim.here_host = config_.host;
@@ -910,13 +911,13 @@ Status Replicator::fence_locked(const std::string& fs, const props::PropMap& p,
     case ClaimVerdict::kNoClaim:
       if (check_fence(mine, theirs, peer_master) != Fence::kBothMasters) return Status::ok();
       {
-        std::string msg =
-            "SPLIT BRAIN: " + fs + " on " + config_.host + " and " + dest_fs + " on " + peer_host +
-            " both claim to be the master at epoch " + std::to_string(mine) +
-            ". Neither sends until an operator decides which copy wins: on the other "
-            "host run 'zrep-agent clear FS --yes' and rename FS aside with 'zfs "
-            "rename' (its data stays), then on the winner 'zrep-agent init' to it "
-            "again";
+        std::string msg = "SPLIT BRAIN: " + fs + " on " + config_.host + " and " + dest_fs +
+                          " on " + peer_host + " both claim to be the master at epoch " +
+                          std::to_string(mine) +
+                          ". Neither sends until an operator decides which copy wins: on the other "
+                          "host run 'zrep-agent clear FS --yes' and rename FS aside with 'zfs "
+                          "rename' (its data stays), then on the winner 'zrep-agent init' to it "
+                          "again";
         spdlog::error("{}", msg);
         return make_error(ErrorCode::kConflict, msg);
       }
@@ -1145,8 +1146,8 @@ bool Replicator::sweep(bool everything) {
     auto judged = judge_peer_claim(fs, p, *remote, dest_host);
     if (!judged || judged->verdict != ClaimVerdict::kTakenOver) {
       if (judged && judged->verdict == ClaimVerdict::kUnbacked) {
-        spdlog::error("REFUSED CLAIM: {}; {} stays the writable master",
-                      printable(judged->why), fs);
+        spdlog::error("REFUSED CLAIM: {}; {} stays the writable master", printable(judged->why),
+                      fs);
       }
       continue;
     }

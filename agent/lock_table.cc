@@ -23,9 +23,9 @@ Status LockTable::acquire(const std::string& fs, const LockOwner& owner, std::ch
     // It sat on its last lock until the limit: others get the next max_hold, or a peer that
     // takes the lock again at once would hold it for ever after all.
     return make_error(ErrorCode::kConflict,
-                      "busy: " + owner.host + " held " + fs + (here_.empty() ? "" : " on " + here_) +
-                          " for the longest it may (" + std::to_string(max_hold.count()) +
-                          " s); it may lock it again " +
+                      "busy: " + owner.host + " held " + fs +
+                          (here_.empty() ? "" : " on " + here_) + " for the longest it may (" +
+                          std::to_string(max_hold.count()) + " s); it may lock it again " +
                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                              it->second.limit + max_hold - now)
                                              .count()) +
@@ -41,7 +41,8 @@ void LockTable::renew(const std::string& token, std::chrono::seconds lease,
   std::lock_guard lk(mu_);
   for (auto& [fs, info] : locks_) {
     if (info.owner.token != token || info.expires <= now) continue;
-    info.expires = std::min(lease.count() > 0 ? now + lease : Steady::time_point::max(), info.limit);
+    info.expires =
+        std::min(lease.count() > 0 ? now + lease : Steady::time_point::max(), info.limit);
   }
 }
 

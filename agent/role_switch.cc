@@ -178,17 +178,15 @@ Status may_peer_lock(const std::string& peer, const std::string& fs, bool exists
   const std::string src_host = props::get(p, props::kSrcHost);
   const std::string dest_host = props::get(p, props::kDestHost);
   const bool master = props::get(p, props::kMaster) == "yes";
-  if (master) {
-    if (dest_host == peer) return Status::ok();
-    return make_error(ErrorCode::kPermissionDenied,
-                      fs + " on " + here + " is a master replicating to '" +
-                          (dest_host.empty() ? "nobody" : dest_host) + "', not to '" + peer +
-                          "'; " + peer + " may not lock it");
-  }
-  if (src_host.empty() || src_host == peer) return Status::ok();
-  return make_error(ErrorCode::kPermissionDenied, fs + " on " + here + " is replicated from '" +
-                                                      src_host + "', not from '" + peer + "'; " +
-                                                      peer + " may not lock it");
+  // Paired with the peer: it feeds this replica, or it is this master's standby (a master that
+  // names the peer as its source is a split brain, which the sync then reports).
+  if (src_host == peer || dest_host == peer) return Status::ok();
+  if (!master && src_host.empty()) return Status::ok();  // not replicated at all
+  return make_error(ErrorCode::kPermissionDenied,
+                    fs + " on " + here + " is " +
+                        (master ? "a master replicating to '" + dest_host + "'"
+                                : "replicated from '" + src_host + "'") +
+                        ", not paired with '" + peer + "'; " + peer + " may not lock it");
 }
 
 bool peer_lock_is_bounded(const props::PropMap& p) {

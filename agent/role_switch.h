@@ -102,10 +102,10 @@ struct LocalSnap {
 };
 
 enum class ClaimVerdict {
-  kNoClaim,       // the peer claims no higher epoch (check_fence decides as before)
-  kTakenOver,     // backed by local state: the peer took over (demote)
-  kPeerAhead,     // a higher epoch, not master: send nothing, wait
-  kUnbacked,      // a higher epoch that local state does not back: no demotion, nothing sent
+  kNoClaim,    // the peer claims no higher epoch (check_fence decides as before)
+  kTakenOver,  // backed by local state: the peer took over (demote)
+  kPeerAhead,  // a higher epoch, not master: send nothing, wait
+  kUnbacked,   // a higher epoch that local state does not back: no demotion, nothing sent
 };
 struct ClaimJudgement {
   ClaimVerdict verdict = ClaimVerdict::kNoClaim;
@@ -121,9 +121,9 @@ struct ClaimJudgement {
 ClaimJudgement judge_claim(const PeerClaim& claim, const std::vector<LocalSnap>& local);
 
 // Which of this host's filesystems a peer may lock (LockRequest): one it may create (absent),
-// one not replicated at all (init --force and changedest check ownership themselves), a replica
-// this peer feeds (zrep:src-host), a master whose standby is this peer (zrep:dest-host). Never
-// a filesystem this host masters for, or receives from, another host.
+// one not replicated at all (init --force and changedest check ownership themselves), one
+// whose pairing names this peer (zrep:src-host: a replica it feeds; zrep:dest-host: a master
+// whose standby it is). Never a filesystem this host masters for, or receives from, another.
 Status may_peer_lock(const std::string& peer, const std::string& fs, bool exists,
                      const props::PropMap& p, const std::string& here);
 // A peer's lock on a filesystem this host masters is held at most this long however often the

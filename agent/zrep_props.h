@@ -35,16 +35,16 @@ inline constexpr uint32_t kDefaultSavecount = 5;
 
 // Every property a filesystem's replication state is read from.
 inline std::vector<std::string> filesystem_props() {
-  return {kSrcFs,  kSrcHost, kDestFs,   kDestHost,  kMaster,    kSavecount, kEpoch,
-          kSwitch, kFenced,  kTakeover, kReceiving, kRecursive, kMemberOf,  kKept, kReadonly};
+  return {kSrcFs,  kSrcHost,  kDestFs,    kDestHost,  kMaster,   kSavecount, kEpoch,   kSwitch,
+          kFenced, kTakeover, kReceiving, kRecursive, kMemberOf, kKept,      kReadonly};
 }
 
 using PropMap = std::map<std::string, std::string>;
 
 // The properties `clear` removes from a filesystem (zrep:sent is removed from its snapshots).
 inline std::vector<std::string> pairing_props() {
-  return {kSrcFs,  kSrcHost, kDestFs,    kDestHost,  kMaster,   kSavecount, kEpoch,
-          kSwitch, kFenced,  kTakeover, kReceiving, kRecursive, kMemberOf, kKept};
+  return {kSrcFs,  kSrcHost, kDestFs,   kDestHost,  kMaster,    kSavecount, kEpoch,
+          kSwitch, kFenced,  kTakeover, kReceiving, kRecursive, kMemberOf,  kKept};
 }
 
 inline std::string get(const PropMap& m, const std::string& key) {

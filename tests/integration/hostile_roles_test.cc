@@ -161,8 +161,8 @@ TEST_F(HostileRoles, ALockOnAFilesystemNotPairedWithThePeerIsRefused) {
   const std::string other = hosts_->src_pool() + "/for-gamma";
   const std::string from_gamma = hosts_->src_pool() + "/from-gamma";
   must({"zfs", "create", "-o", "zrep:master=yes", "-o", "zrep:src-host=" + hosts_->alpha_name(),
-        "-o", "zrep:dest-host=gamma", "-o", "zrep:src-fs=" + other, "-o",
-        "zrep:dest-fs=tank/x", other});
+        "-o", "zrep:dest-host=gamma", "-o", "zrep:src-fs=" + other, "-o", "zrep:dest-fs=tank/x",
+        other});
   must({"zfs", "create", "-o", "zrep:src-host=gamma", "-o", "zrep:src-fs=tank/x", "-o",
         "zrep:dest-host=" + hosts_->alpha_name(), "-o", "zrep:dest-fs=" + from_gamma, from_gamma});
   auto beta_client = dial_as(beta());

@@ -50,7 +50,8 @@ TEST(PeerClaims, AnEpochMoreThanOneAboveOrHugeIsALie) {
   for (uint64_t e : {uint64_t{6}, uint64_t{1004}, kMaxEpoch + 1, UINT64_MAX}) {
     auto c = takeover_claim();
     c.peer_epoch = e;
-    c.peer_takeover = "forced epoch=" + std::to_string(e) + " old=alpha:pool/fs snapshot=zrep_000002";
+    c.peer_takeover =
+        "forced epoch=" + std::to_string(e) + " old=alpha:pool/fs snapshot=zrep_000002";
     auto j = judge_claim(c, local_snaps());
     EXPECT_EQ(j.verdict, ClaimVerdict::kUnbacked) << e;
     EXPECT_NE(j.why.find("exactly one"), std::string::npos) << j.why;
@@ -81,9 +82,9 @@ TEST(PeerClaims, APairingOtherThanOursReversedDoesNotDemote) {
 }
 
 TEST(PeerClaims, WithoutAMatchingTakeoverRecordThereIsNoDemotion) {
-  for (const std::string rec :
-       {"", "forced epoch=6 old=alpha:pool/fs snapshot=zrep_000002",
-        "forced epoch=5 old=gamma:pool/fs snapshot=zrep_000002", "forced epoch=5 old=alpha:pool/fs"}) {
+  for (const std::string rec : {"", "forced epoch=6 old=alpha:pool/fs snapshot=zrep_000002",
+                                "forced epoch=5 old=gamma:pool/fs snapshot=zrep_000002",
+                                "forced epoch=5 old=alpha:pool/fs"}) {
     auto c = takeover_claim();
     c.peer_takeover = rec;
     EXPECT_EQ(judge_claim(c, local_snaps()).verdict, ClaimVerdict::kUnbacked) << rec;
@@ -119,9 +120,10 @@ TEST(Epochs, AreBoundedAndNeverWrap) {
   EXPECT_EQ(next_epoch(UINT64_MAX).error().code, ErrorCode::kConflict);
   // A journal from a peer with a huge epoch is refused.
   EXPECT_FALSE(parse_journal("v1 epoch=18446744073709551615 old=a:p/x new=b:p/y base=1"));
-  EXPECT_FALSE(parse_journal("v1 epoch=" + std::to_string(kMaxEpoch + 1) +
-                             " old=a:p/x new=b:p/y base=1"));
-  EXPECT_TRUE(parse_journal("v1 epoch=" + std::to_string(kMaxEpoch) + " old=a:p/x new=b:p/y base=1"));
+  EXPECT_FALSE(
+      parse_journal("v1 epoch=" + std::to_string(kMaxEpoch + 1) + " old=a:p/x new=b:p/y base=1"));
+  EXPECT_TRUE(
+      parse_journal("v1 epoch=" + std::to_string(kMaxEpoch) + " old=a:p/x new=b:p/y base=1"));
 }
 
 props::PropMap pm(std::initializer_list<std::pair<const std::string, std::string>> l) {
@@ -137,12 +139,22 @@ TEST(PeerLocks, OnlyFilesystemsPairedWithThePeerOrUnpairedOnes) {
   EXPECT_TRUE(may_peer_lock("beta", "p/m", true,
                             pm({{props::kMaster, "yes"}, {props::kDestHost, "beta"}}), "alpha"));
   // This host's master for another standby, a master with no standby, a replica of another.
-  auto other_master = may_peer_lock("beta", "p/m", true,
-                                    pm({{props::kMaster, "yes"}, {props::kDestHost, "gamma"}}), "alpha");
+  auto other_master = may_peer_lock(
+      "beta", "p/m", true, pm({{props::kMaster, "yes"}, {props::kDestHost, "gamma"}}), "alpha");
   ASSERT_FALSE(other_master);
   EXPECT_EQ(other_master.code(), ErrorCode::kPermissionDenied);
-  EXPECT_NE(other_master.message().find("not to 'beta'"), std::string::npos) << other_master.message();
+  EXPECT_NE(other_master.message().find("not paired with 'beta'"), std::string::npos)
+      << other_master.message();
   EXPECT_FALSE(may_peer_lock("beta", "p/m", true, pm({{props::kMaster, "yes"}}), "alpha"));
+  EXPECT_FALSE(may_peer_lock(
+      "beta", "p/m", true,
+      pm({{props::kMaster, "yes"}, {props::kSrcHost, "alpha"}, {props::kDestHost, "gamma"}}),
+      "alpha"));
+  // A replica of beta that claims the master role too (split brain): the sync says so.
+  EXPECT_TRUE(may_peer_lock(
+      "beta", "p/r", true,
+      pm({{props::kMaster, "yes"}, {props::kSrcHost, "beta"}, {props::kDestHost, "alpha"}}),
+      "alpha"));
   EXPECT_FALSE(may_peer_lock("beta", "p/r", true, pm({{props::kSrcHost, "gamma"}}), "alpha"));
   // Bounded: only locks on a master here.
   EXPECT_TRUE(peer_lock_is_bounded(pm({{props::kMaster, "yes"}})));
