@@ -141,6 +141,15 @@ std::string describe_fenced(const std::string& record, const std::string& fs) {
          f["kept"] + "). Run 'zrep-agent resync " + fs + "'";
 }
 
+std::string describe_kept(const std::string& record) {
+  // "aside=pool/fs-kept-e3 epoch=3 base=zrep_000002 at=1700000000"
+  auto f = parse_record(record);
+  return "what this filesystem held after " + f["base"] + " when it failed over at it (epoch " +
+         f["epoch"] + ") is kept in " + f["aside"] +
+         " (read-only, with its snapshots); destroy it when done, then 'zfs inherit zrep:kept' "
+         "here";
+}
+
 std::string format_status(const json& rows, int64_t now) {
   if (rows.empty()) return "no zrep filesystems on this host\n";
   std::vector<std::vector<std::string>> t{
@@ -167,6 +176,8 @@ std::string format_status(const json& rows, int64_t now) {
         state += " (" + str(r, "failures_in_a_row") + " in a row)";
       }
       state += ": " + str(r, "last_error");
+    } else if (r.contains("kept")) {
+      state = "KEPT: " + describe_kept(str(r, "kept"));
     } else if (r.contains("link") && r["link"].value("state", std::string()) == "down") {
       const json& l = r["link"];
       state = l.value("direction", std::string()) == "listens" ? "LINK DOWN: the peer must dial in"
@@ -203,9 +214,16 @@ std::string format_failover(const json& r) {
            "takeover is kept in " + str(r, "kept_as") + " (read-only; destroy it when done)\n";
   }
   if (r.contains("new_master")) {
-    return "failover done: " + str(r, "new_master") + ":" + str(r, "new_master_fs") +
-           " is the master now (epoch " + str(r, "epoch") + "), " + str(r, "old_master") + ":" +
-           str(r, "fs") + " its read-only standby; common snapshot " + str(r, "snapshot") + "\n";
+    std::string out = "failover done: " + str(r, "new_master") + ":" + str(r, "new_master_fs") +
+                      " is the master now (epoch " + str(r, "epoch") + "), " +
+                      str(r, "old_master") + ":" + str(r, "fs") +
+                      " its read-only standby; common snapshot " + str(r, "snapshot") + "\n";
+    if (r.contains("newer_kept_in")) {
+      out += "what " + str(r, "fs") + " held after " + str(r, "snapshot") + " is kept on " +
+             str(r, "old_master") + " in " + str(r, "newer_kept_in") +
+             " (read-only; nothing was destroyed)\n";
+    }
+    return out;
   }
   return str(r, "fs") + " is the master on " + str(r, "master") + " (epoch " + str(r, "epoch") +
          ")\n";

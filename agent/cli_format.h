@@ -19,6 +19,8 @@ std::string format_snapshot_list(const nlohmann::json& rows);
 std::string format_status(const nlohmann::json& rows, int64_t now);
 // A zrep:fenced record in words, with what to do.
 std::string describe_fenced(const std::string& record, const std::string& fs);
+// A zrep:kept record (a failover at a named snapshot kept what was newer aside) for a person.
+std::string describe_kept(const std::string& record);
 std::string format_failover(const nlohmann::json& r);
 
 }  // namespace zrep

@@ -85,7 +85,8 @@ Status check_known_keys(const toml::table& t, const std::set<std::string>& known
 
 Result<PeerConfig> parse_peer(const toml::table& t, size_t index, std::string_view source) {
   std::string where = "in [[peer]] #" + std::to_string(index + 1) + ": ";
-  ZREP_RETURN_IF_ERROR(check_known_keys(t, {"name", "address", "datasets"}, where, source));
+  ZREP_RETURN_IF_ERROR(
+      check_known_keys(t, {"name", "address", "datasets", "allow_takeover"}, where, source));
   PeerConfig peer;
   auto name = required_string(t, "name", where, source);
   if (!name) return name.error();
@@ -113,6 +114,12 @@ Result<PeerConfig> parse_peer(const toml::table& t, size_t index, std::string_vi
       }
       peer.datasets.push_back(*ds);
     }
+  }
+  if (const auto* allow = t.get("allow_takeover"); allow != nullptr) {
+    if (!allow->is_boolean()) {
+      return config_error(source, where + "'allow_takeover' must be true or false");
+    }
+    peer.allow_takeover = allow->value<bool>().value_or(true);
   }
   return peer;
 }

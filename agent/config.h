@@ -32,6 +32,10 @@ struct PeerConfig {
   std::string name;                   // the name in the peer's certificate
   std::optional<Endpoint> address;    // absent: this host never dials the peer
   std::vector<std::string> datasets;  // datasets here (and below) the peer may read or write
+  // May the peer ask this host to hand over the master role of a filesystem it mirrors
+  // (TakeoverRequest: `failover`/`takeover` run on the standby)? Off: only this host's own
+  // `failover` moves the role.
+  bool allow_takeover = true;
 };
 
 // Automatic replication (issue: safe every minute, even with the WAN down).

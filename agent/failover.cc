@@ -98,6 +98,16 @@ Status roll_back_to_base(const Zfs& zfs, const std::string& fs, uint64_t base_gu
   return zfs.rollback(base->name, true);
 }
 
+// Peer-supplied text in a log line or an error: control characters (newlines, escapes) shown
+// as '?', at most 500 characters.
+std::string printable(std::string text) {
+  if (text.size() > 500) text = text.substr(0, 500) + "...";
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return text;
+}
+
 std::string fenced_text(const props::PropMap& p) { return props::get(p, props::kFenced); }
 
 void hold_base_or_warn(const Zfs& zfs, const std::string& fs, uint64_t guid) {
@@ -197,7 +207,113 @@ Status commit_new_master(const Zfs& zfs, const SwitchJournal& j) {
   return finish_new_master(zfs, j);
 }
 
+namespace {
+
+bool is_clone_of(const Zfs& zfs, const std::string& fs, const std::string& of) {
+  auto o = zfs.get_props(fs, {"origin"});
+  return o && dataset_of(props::get(*o, "origin")) == of;
+}
+
+// Keeps what the old master `j.old_fs` holds after the switch's base, instead of rolling it back:
+// the filesystem (its data and every snapshot after the base) moves aside to
+// kept_aside_name(), a clone of the base takes its place and is promoted, so it owns the
+// snapshots up to the base with their GUIDs and receives from the new master. Nothing newer is
+// destroyed; zrep:kept on old_fs says where it is. Nothing to keep: nothing done. Resumes a
+// set-aside cut short (old_fs renamed aside, or a clone not promoted yet).
+Status keep_newer_aside(const Zfs& zfs, const SwitchJournal& j) {
+  const std::string& fs = j.old_fs;
+  const std::string aside = kept_aside_name(fs, j.epoch);
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(aside));
+  auto fs_exists = zfs.exists(fs);
+  if (!fs_exists) return fs_exists.status();
+  auto aside_exists = zfs.exists(aside);
+  if (!aside_exists) return aside_exists.status();
+  bool resumed = false;
+  if (*fs_exists && !is_clone_of(zfs, fs, aside)) {
+    auto snaps = zfs.list_snapshots(fs);
+    if (!snaps) return snaps.status();
+    const SnapshotInfo* base = find_guid(*snaps, j.base_guid);
+    if (base == nullptr) {
+      return make_error(ErrorCode::kNotFound, "the switch's base snapshot (GUID " +
+                                                  std::to_string(j.base_guid) + ") is not on " +
+                                                  j.old_host + ":" + fs);
+    }
+    After after = snapshots_after(*snaps, *base);
+    if (after.all.empty()) {
+      // Nothing newer here (a failover that sent its final snapshot, or one finished before):
+      // only a set-aside's leftover pairing properties to clear.
+      if (*aside_exists) {
+        auto ap = zfs.get_props(aside, {props::kSwitch});
+        if (ap && !props::get(*ap, props::kSwitch).empty()) {
+          for (const auto& name : props::pairing_props()) (void)zfs.inherit_prop(aside, name);
+        }
+      }
+      return Status::ok();
+    }
+    if (*aside_exists) {
+      return make_error(ErrorCode::kAlreadyExists,
+                        aside + " exists on " + j.old_host + "; the failover keeps " + fs +
+                            "'s snapshots after " + base->name + " (" + names_of(after.all) +
+                            ") there and rolls back nothing. Rename " + aside +
+                            " away; the agent retries by itself");
+    }
+    spdlog::warn("{}: keeping what it holds after {} ({} and its data) in {}", fs, base->name,
+                 names_of(after.all), aside);
+    ZREP_RETURN_IF_ERROR(zfs.rename_filesystem(fs, aside));
+    *fs_exists = false;
+    *aside_exists = true;
+  } else if (!*fs_exists && !*aside_exists) {
+    return make_error(ErrorCode::kNotFound, "neither " + fs + " nor " + aside + " exists on " +
+                                                j.old_host + "; an operator must look at it");
+  } else {
+    resumed = true;
+  }
+  if (resumed) spdlog::info("{}: finishing the set-aside into {}", fs, aside);
+  auto kept = zfs.list_snapshots(aside);
+  if (!kept) return kept.status();
+  const SnapshotInfo* base = find_guid(*kept, j.base_guid);
+  if (!*fs_exists) {
+    if (base == nullptr) {
+      return make_error(
+          ErrorCode::kNotFound,
+          aside + " has no snapshot with the switch's base GUID " + std::to_string(j.base_guid));
+    }
+    ZREP_RETURN_IF_ERROR(zfs.clone(aside + "@" + std::string(snap_part_of(base->name)), fs));
+  }
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kReadonly, "on"));
+  if (is_clone_of(zfs, fs, aside)) ZREP_RETURN_IF_ERROR(zfs.promote(fs));
+  // The pairing (and the journal) move to the clone; the copy aside keeps none of them.
+  auto ap = zfs.get_props(aside, props::filesystem_props());
+  if (!ap) return ap.status();
+  for (const auto& name : props::pairing_props()) {
+    const std::string v = props::get(*ap, name);
+    if (!v.empty() && v != "-") ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, name, v));
+  }
+  auto snaps = zfs.list_snapshots(fs);
+  const SnapshotInfo* b = snaps ? find_guid(*snaps, j.base_guid) : nullptr;
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(
+      fs, props::kKept,
+      "aside=" + aside + " epoch=" + std::to_string(j.epoch) +
+          " base=" + (b != nullptr ? std::string(snap_part_of(b->name)) : std::string("?")) +
+          " at=" + std::to_string(unix_now())));
+  for (const auto& name : props::pairing_props()) (void)zfs.inherit_prop(aside, name);
+  (void)zfs.set_prop(aside, props::kReadonly, "on");
+  spdlog::warn(
+      "{}: what it held after the failover's base is kept in {} (read-only; destroy it "
+      "when done)",
+      fs, aside);
+  return Status::ok();
+}
+
+}  // namespace
+
 Status finish_old_master(const Zfs& zfs, const SwitchJournal& j) {
+  // A set-aside cut short by a crash: finish it first, so the properties land on the clone.
+  auto here = zfs.exists(j.old_fs);
+  if (!here) return here.status();
+  if (!*here || is_clone_of(zfs, j.old_fs, kept_aside_name(j.old_fs, j.epoch))) {
+    ZREP_RETURN_IF_ERROR(keep_newer_aside(zfs, j));
+  }
   ZREP_RETURN_IF_ERROR(zfs.set_prop(j.old_fs, props::kReadonly, "on"));
   ZREP_RETURN_IF_ERROR(zfs.inherit_prop(j.old_fs, props::kMaster));
   ZREP_RETURN_IF_ERROR(set_props(zfs, j.old_fs,
@@ -206,7 +322,9 @@ Status finish_old_master(const Zfs& zfs, const SwitchJournal& j) {
                                   {props::kDestFs, j.old_fs},
                                   {props::kDestHost, j.old_host},
                                   {props::kEpoch, std::to_string(j.epoch)}}));
-  ZREP_RETURN_IF_ERROR(roll_back_to_base(zfs, j.old_fs, j.base_guid, j.old_host));
+  // What the old master holds after the base (a failover at a named snapshot) is kept aside,
+  // never rolled back.
+  ZREP_RETURN_IF_ERROR(keep_newer_aside(zfs, j));
   hold_base_or_warn(zfs, j.old_fs, j.base_guid);
   clean_old_direction(zfs, j.old_fs, j.base_guid);
   return zfs.inherit_prop(j.old_fs, props::kSwitch);
@@ -434,7 +552,9 @@ Result<json> Replicator::takeover(const control::TakeoverCommand& cmd,
     return make_error(ErrorCode::kNotFound, fs + " has no snapshot to take over at");
   }
   const SnapshotInfo& last = snaps->back();
-  const uint64_t next = epoch + 1;
+  auto next_or = next_epoch(epoch);
+  if (!next_or) return next_or.error();
+  const uint64_t next = *next_or;
   // Three steps, so a crash anywhere is finished or forgotten by the sweep
   // (finish_forced_takeover): the intent, the commit (the new epoch), the master role.
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(
@@ -527,11 +647,25 @@ Result<json> Replicator::run_failover(const std::string& fs, const std::string& 
   if (!local) return local.error();
   auto there = from_wire(dest_fs, remote->snapshots());
 
-  SwitchJournal j{epoch + 1, config_.host, fs, dest_host, dest_fs, 0};
+  auto next = next_epoch(epoch);
+  if (!next) return next.error();
+  SwitchJournal j{*next, config_.host, fs, dest_host, dest_fs, 0};
   std::string at;
   if (!snapshot.empty()) {
     at = fs + "@" + snapshot;
     ZREP_RETURN_IF_ERROR(validate_snapshot_name(at));
+    // What is newer than @SNAP here is kept, never rolled back: its last state in a snapshot,
+    // then (after the commit) the whole filesystem aside (finish_old_master).
+    for (const std::string& taken :
+         {kept_snapshot_name(fs, j.epoch), kept_aside_name(fs, j.epoch)}) {
+      auto e = zfs_.exists(taken);
+      if (!e) return e.error();
+      if (*e) {
+        return make_error(ErrorCode::kAlreadyExists,
+                          taken + " exists; a failover at " + snapshot + " keeps what " + fs +
+                              " holds after it under that name. Rename it; nothing was changed");
+      }
+    }
     auto mine = std::find_if(local->begin(), local->end(),
                              [&](const SnapshotInfo& s) { return s.name == at; });
     if (mine == local->end()) {
@@ -573,6 +707,10 @@ Result<json> Replicator::run_failover(const std::string& fs, const std::string& 
   if (Status s = zfs_.set_prop(fs, props::kReadonly, "on"); !s) return undo(s.error());
   fault_point("fenced");
   spdlog::info("failover {} -> {}:{}: {} is read-only now", fs, dest_host, dest_fs, fs);
+  if (!at.empty()) {
+    // The master's last state, written after @SNAP or not: kept with the rest after the commit.
+    if (Status s = zfs_.snapshot(kept_snapshot_name(fs, j.epoch)); !s) return undo(s.error());
+  }
 
   uint64_t bytes = 0;
   std::string final_snap = at;
@@ -626,14 +764,22 @@ Result<json> Replicator::run_failover(const std::string& fs, const std::string& 
   record_result(fs, Status::ok(), bytes, secs);
   spdlog::info("failover of {} done: {}:{} is the master at epoch {}, base {}", fs, dest_host,
                dest_fs, j.epoch, final_snap);
-  return json{{"fs", fs},
-              {"old_master", config_.host},
-              {"new_master", dest_host},
-              {"new_master_fs", dest_fs},
-              {"epoch", j.epoch},
-              {"snapshot", final_snap},
-              {"bytes", bytes},
-              {"seconds", secs}};
+  json out{{"fs", fs},
+           {"old_master", config_.host},
+           {"new_master", dest_host},
+           {"new_master_fs", dest_fs},
+           {"epoch", j.epoch},
+           {"snapshot", final_snap},
+           {"bytes", bytes},
+           {"seconds", secs}};
+  if (!at.empty()) {
+    auto kept = zfs_.get_props(fs, {props::kKept});
+    const auto rec = parse_record(kept ? props::get(*kept, props::kKept) : std::string());
+    if (rec.contains("aside") && parse_epoch(rec.at("epoch")) == j.epoch) {
+      out["newer_kept_in"] = rec.at("aside");
+    }
+  }
+  return out;
 }
 
 Result<std::string> Replicator::recover_locked(const std::string& fs, PeerClient* peer) {
@@ -701,6 +847,14 @@ Result<std::string> Replicator::recover_locked(const std::string& fs, PeerClient
                        r.error().message);
         }
       }
+      // The snapshot this switch made of the master's last state (at a named snapshot) goes:
+      // the filesystem itself still holds all of it.
+      if (auto e = zfs_.exists(kept_snapshot_name(fs, j->epoch)); e && *e) {
+        if (Status d = zfs_.destroy_snapshot(kept_snapshot_name(fs, j->epoch)); !d) {
+          spdlog::warn("{}: could not remove {}: {}", fs, kept_snapshot_name(fs, j->epoch),
+                       d.message());
+        }
+      }
       ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kReadonly, "off"));
       ZREP_RETURN_IF_ERROR(zfs_.inherit_prop(fs, props::kSwitch));
       break;
@@ -714,6 +868,35 @@ Result<std::string> Replicator::recover_locked(const std::string& fs, PeerClient
   return std::string(recovery_name(decision));
 }
 
+Result<ClaimJudgement> Replicator::judge_peer_claim(const std::string& fs, const props::PropMap& p,
+                                                    const peer::DescribeReply& remote,
+                                                    const std::string& peer_host) {
+  props::PropMap rp(remote.props().begin(), remote.props().end());
+  PeerClaim claim;
+  claim.here_host = config_.host;
+  claim.here_fs = fs;
+  claim.peer_host = peer_host;
+  claim.peer_fs = props::get(p, props::kDestFs);
+  claim.my_epoch = std::max<uint64_t>(1, parse_epoch(props::get(p, props::kEpoch)));
+  claim.peer_epoch = parse_epoch(props::get(rp, props::kEpoch));
+  claim.peer_is_master = props::get(rp, props::kMaster) == "yes";
+  claim.peer_src_host = props::get(rp, props::kSrcHost);
+  claim.peer_src_fs = props::get(rp, props::kSrcFs);
+  claim.peer_dest_host = props::get(rp, props::kDestHost);
+  claim.peer_dest_fs = props::get(rp, props::kDestFs);
+  claim.peer_takeover = props::get(rp, props::kTakeover);
+  if (claim.peer_epoch <= claim.my_epoch) return ClaimJudgement{};
+  const std::string at = parse_record(claim.peer_takeover)["snapshot"];
+  for (const auto& s : remote.snapshots()) {
+    if (!at.empty() && s.name() == at) claim.takeover_guid = s.guid();
+  }
+  auto local = zfs_.list_snapshots(fs);
+  if (!local) return local.error();
+  std::vector<LocalSnap> mine;
+  for (const auto& s : *local) mine.push_back({s.guid, s.sent.has_value()});
+  return judge_claim(claim, mine);
+}
+
 Status Replicator::fence_locked(const std::string& fs, const props::PropMap& p,
                                 const peer::DescribeReply& remote, const std::string& peer_host) {
   if (!remote.exists()) return Status::ok();
@@ -722,26 +905,38 @@ Status Replicator::fence_locked(const std::string& fs, const props::PropMap& p,
   const uint64_t theirs = parse_epoch(props::get(rp, props::kEpoch));
   const bool peer_master = props::get(rp, props::kMaster) == "yes";
   const std::string dest_fs = props::get(p, props::kDestFs);
-  switch (check_fence(mine, theirs, peer_master)) {
-    case Fence::kOk:
-      return Status::ok();
-    case Fence::kBothMasters: {
-      std::string msg = "SPLIT BRAIN: " + fs + " on " + config_.host + " and " + dest_fs + " on " +
-                        peer_host + " both claim to be the master at epoch " +
-                        std::to_string(mine) +
-                        ". Neither sends until an operator decides which copy wins: on the other "
-                        "host run 'zrep-agent clear FS --yes' and rename FS aside with 'zfs "
-                        "rename' (its data stays), then on the winner 'zrep-agent init' to it "
-                        "again";
-      spdlog::error("{}", msg);
-      return make_error(ErrorCode::kConflict, msg);
-    }
-    case Fence::kPeerAhead:
+  auto judged = judge_peer_claim(fs, p, remote, peer_host);
+  if (!judged) return judged.error();
+  switch (judged->verdict) {
+    case ClaimVerdict::kNoClaim:
+      if (check_fence(mine, theirs, peer_master) != Fence::kBothMasters) return Status::ok();
+      {
+        std::string msg = "SPLIT BRAIN: " + fs + " on " + config_.host + " and " + dest_fs +
+                          " on " + peer_host + " both claim to be the master at epoch " +
+                          std::to_string(mine) +
+                          ". Neither sends until an operator decides which copy wins: on the other "
+                          "host run 'zrep-agent clear FS --yes' and rename FS aside with 'zfs "
+                          "rename' (its data stays), then on the winner 'zrep-agent init' to it "
+                          "again";
+        spdlog::error("{}", msg);
+        return make_error(ErrorCode::kConflict, msg);
+      }
+    case ClaimVerdict::kPeerAhead:
       return make_error(ErrorCode::kConflict,
                         dest_fs + " on " + peer_host + " is at epoch " + std::to_string(theirs) +
                             ", above " + std::to_string(mine) + " here, but not a master (a " +
                             "takeover there not finished?); nothing is sent until that is clear");
-    case Fence::kDemote:
+    case ClaimVerdict::kUnbacked: {
+      // A claim this host's own state contradicts demotes nothing: fs stays the writable
+      // master; only this run's send is refused.
+      std::string msg = "REFUSED CLAIM: " + printable(judged->why) + ". " + fs + " on " +
+                        config_.host +
+                        " stays the writable master; nothing is sent to it until its "
+                        "properties are consistent again";
+      spdlog::error("{}", msg);
+      return make_error(ErrorCode::kConflict, msg);
+    }
+    case ClaimVerdict::kTakenOver:
       break;
   }
   // The peer took over (a forced takeover while this host was away): step down at once.
@@ -910,6 +1105,12 @@ bool Replicator::sweep(bool everything) {
     if (!journal.empty()) {
       // Only this host's side of a switch (several hosts may share one ZFS, as in the tests).
       auto j = parse_journal(journal);
+      if (j && j->old_host == config_.host && fs == kept_aside_name(j->old_fs, j->epoch) &&
+          parse_epoch(props::get(p, props::kEpoch)) >= j->epoch) {
+        // A set-aside (failover at a named snapshot) cut short: finish the old master's part.
+        locked(j->old_fs, "recover", [&] { return finish_old_master(zfs_, *j); });
+        continue;
+      }
       if (j && !(j->old_host == config_.host && j->old_fs == fs) &&
           !(j->new_host == config_.host && j->new_fs == fs)) {
         continue;
@@ -942,10 +1143,12 @@ bool Replicator::sweep(bool everything) {
     if (!peer) continue;  // the next sync checks again
     auto remote = describe_pair(**peer, fs, p, props::get(p, props::kDestFs));
     if (!remote || !remote->exists()) continue;
-    props::PropMap rp(remote->props().begin(), remote->props().end());
-    if (check_fence(std::max<uint64_t>(1, parse_epoch(props::get(p, props::kEpoch))),
-                    parse_epoch(props::get(rp, props::kEpoch)),
-                    props::get(rp, props::kMaster) == "yes") != Fence::kDemote) {
+    auto judged = judge_peer_claim(fs, p, *remote, dest_host);
+    if (!judged || judged->verdict != ClaimVerdict::kTakenOver) {
+      if (judged && judged->verdict == ClaimVerdict::kUnbacked) {
+        spdlog::error("REFUSED CLAIM: {}; {} stays the writable master", printable(judged->why),
+                      fs);
+      }
       continue;
     }
     locked(fs, "fence", [&]() -> Status {

@@ -147,8 +147,11 @@ void LinkHub::serve_link(std::unique_ptr<PeerSession> session) {
 Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool dialled) {
   const std::string peer_name = session->peer_name;
   const auto beat = config_.heartbeat_interval;
-  const auto theirs =
-      std::chrono::seconds(std::clamp<uint32_t>(session->peer_hello.heartbeat_seconds(), 1, 86400));
+  // The peer's interval counts only up to the largest any config may set: a peer claiming a day
+  // would keep a dead link "up" for three.
+  const auto theirs = std::chrono::seconds(
+      std::clamp<uint32_t>(session->peer_hello.heartbeat_seconds(), 1,
+                           static_cast<uint32_t>(kMaxHeartbeatInterval.count())));
   const auto silence = std::chrono::milliseconds(3 * std::max(beat, theirs));
   uint64_t generation = 0;
   {

@@ -6,18 +6,33 @@
 namespace zrep {
 
 Status LockTable::acquire(const std::string& fs, const LockOwner& owner, std::chrono::seconds lease,
-                          Steady::time_point now) {
+                          Steady::time_point now, std::chrono::seconds max_hold) {
   std::lock_guard lk(mu_);
   auto expires = lease.count() > 0 ? now + lease : Steady::time_point::max();
   auto it = locks_.find(fs);
   if (it != locks_.end() && it->second.expires > now && it->second.owner.token != owner.token) {
     return make_error(ErrorCode::kConflict, "busy: " + describe_holder(fs, here_, it->second));
   }
-  if (it != locks_.end() && it->second.owner.token == owner.token) {
-    it->second.expires = expires;
+  if (it != locks_.end() && it->second.owner.token == owner.token && it->second.expires > now) {
+    it->second.expires = std::min(expires, it->second.limit);
     return Status::ok();
   }
-  locks_[fs] = LockInfo{owner, std::chrono::system_clock::now(), expires};
+  if (max_hold.count() > 0 && it != locks_.end() && it->second.owner.host == owner.host &&
+      it->second.limit != Steady::time_point::max() && it->second.limit <= now &&
+      now < it->second.limit + max_hold) {
+    // It sat on its last lock until the limit: others get the next max_hold, or a peer that
+    // takes the lock again at once would hold it for ever after all.
+    return make_error(ErrorCode::kConflict,
+                      "busy: " + owner.host + " held " + fs +
+                          (here_.empty() ? "" : " on " + here_) + " for the longest it may (" +
+                          std::to_string(max_hold.count()) + " s); it may lock it again " +
+                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                             it->second.limit + max_hold - now)
+                                             .count()) +
+                          " s from now");
+  }
+  const auto limit = max_hold.count() > 0 ? now + max_hold : Steady::time_point::max();
+  locks_[fs] = LockInfo{owner, std::chrono::system_clock::now(), std::min(expires, limit), limit};
   return Status::ok();
 }
 
@@ -26,7 +41,8 @@ void LockTable::renew(const std::string& token, std::chrono::seconds lease,
   std::lock_guard lk(mu_);
   for (auto& [fs, info] : locks_) {
     if (info.owner.token != token || info.expires <= now) continue;
-    info.expires = lease.count() > 0 ? now + lease : Steady::time_point::max();
+    info.expires =
+        std::min(lease.count() > 0 ? now + lease : Steady::time_point::max(), info.limit);
   }
 }
 

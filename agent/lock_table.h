@@ -30,6 +30,8 @@ struct LockInfo {
   LockOwner owner;
   std::chrono::system_clock::time_point since;
   std::chrono::steady_clock::time_point expires;  // steady_clock::time_point::max(): no lease
+  // No renewal extends the lock past this (max(): no limit).
+  std::chrono::steady_clock::time_point limit = std::chrono::steady_clock::time_point::max();
 };
 
 class LockTable {
@@ -39,8 +41,12 @@ class LockTable {
 
   // Takes `fs` for `owner` until released or `lease` passes without a renewal (lease 0: until
   // released). The same token renews. kConflict naming the holder when someone else holds it.
+  // With max_hold > 0 the lock ends max_hold after it was first taken, whatever renews it, and
+  // an owner host that kept it that long (never released it) may not take it again with a
+  // limit for another max_hold, so others get their turn.
   Status acquire(const std::string& fs, const LockOwner& owner, std::chrono::seconds lease,
-                 Steady::time_point now = Steady::now());
+                 Steady::time_point now = Steady::now(),
+                 std::chrono::seconds max_hold = std::chrono::seconds(0));
   // Renews every lock held with `token`; with lease 0 they do not expire until renewed again.
   void renew(const std::string& token, std::chrono::seconds lease,
              Steady::time_point now = Steady::now());

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <ctime>
+#include <set>
 
 #include "agent/failover.h"
 #include "agent/fault.h"
 #include "agent/net.h"
 #include "agent/retention.h"
+#include "agent/role_switch.h"
 #include "agent/zfs_names.h"
 #include "agent/zrep_props.h"
 #include "receiver/stream_header.h"
@@ -125,8 +127,21 @@ Status PeerService::lock(const peer::LockRequest& req) {
     hooks_.locks->release(req.fs(), token);
     return Status::ok();
   }
+  // Only a filesystem paired with this peer (or none yet): never one this host masters for, or
+  // receives from, another host. On a master here the lock lasts at most lock_lease.
+  auto exists = zfs_.exists(req.fs());
+  if (!exists) return exists.status();
+  props::PropMap p;
+  if (*exists) {
+    auto got = zfs_.get_props(req.fs(), props::filesystem_props());
+    if (!got) return got.status();
+    p = std::move(*got);
+  }
+  ZREP_RETURN_IF_ERROR(may_peer_lock(session_.peer_name, req.fs(), *exists, p, config_.host));
+  const auto max_hold = peer_lock_is_bounded(p) ? config_.lock_lease : std::chrono::seconds(0);
   LockOwner owner{session_.peer_name, session_.peer_hello.instance_id(), req.operation(), token};
-  ZREP_RETURN_IF_ERROR(hooks_.locks->acquire(req.fs(), owner, std::chrono::seconds(0)));
+  ZREP_RETURN_IF_ERROR(hooks_.locks->acquire(req.fs(), owner, std::chrono::seconds(0),
+                                             LockTable::Steady::now(), max_hold));
   if (std::find(tokens_.begin(), tokens_.end(), token) == tokens_.end()) tokens_.push_back(token);
   return Status::ok();
 }
@@ -265,13 +280,13 @@ Result<peer::MarkSentReply> PeerService::mark_sent(const peer::MarkSentRequest& 
   ZREP_RETURN_IF_ERROR(check_destination_of_peer(req.fs(), *p));
   auto snaps = zfs_.list_snapshots(req.fs());
   if (!snaps) return snaps.error();
+  // Each snapshot once, however often the request names its GUID.
+  const std::set<uint64_t> guids(req.guids().begin(), req.guids().end());
   peer::MarkSentReply reply;
   for (const auto& s : *snaps) {
-    for (uint64_t g : req.guids()) {
-      if (s.guid != g || s.sent) continue;
-      ZREP_RETURN_IF_ERROR(zfs_.set_prop(s.name, props::kSent, std::to_string(req.sent_time())));
-      reply.set_marked(reply.marked() + 1);
-    }
+    if (s.sent || !guids.contains(s.guid)) continue;
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(s.name, props::kSent, std::to_string(req.sent_time())));
+    reply.set_marked(reply.marked() + 1);
   }
   return reply;
 }
@@ -661,6 +676,14 @@ Result<peer::SwitchReply> PeerService::switch_step(const peer::SwitchRequest& re
 Result<peer::TakeoverReply> PeerService::takeover(const peer::TakeoverRequest& req) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
   ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
+  const PeerConfig* peer = config_.find_peer(session_.peer_name);
+  if (peer == nullptr || !peer->allow_takeover) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      "peer '" + session_.peer_name + "' may not start a failover of " + req.fs() +
+                          " on " + config_.host + ": its [[peer]] entry in " + config_.source +
+                          " says allow_takeover = false. Run 'zrep-agent failover " + req.fs() +
+                          "' on " + config_.host + " instead");
+  }
   if (!req.snapshot().empty()) {
     ZREP_RETURN_IF_ERROR(validate_snapshot_name(req.fs() + "@" + req.snapshot()));
   }
@@ -679,7 +702,11 @@ void PeerService::note_requester(const peer::DescribeRequest& req, const props::
       props::get(p, props::kDestFs) != req.requester_fs()) {
     return;
   }
-  if (req.requester_epoch() > parse_epoch(props::get(p, props::kEpoch)) && hooks_.check_later) {
+  // Only a claim that could be true is looked into (the check itself judges it against local
+  // state, Replicator::judge_peer_claim): one epoch up, never past kMaxEpoch.
+  const uint64_t mine = std::max<uint64_t>(1, parse_epoch(props::get(p, props::kEpoch)));
+  if (!is_plausible_epoch(req.requester_epoch()) || req.requester_epoch() != mine + 1) return;
+  if (hooks_.check_later) {
     spdlog::warn("peer {} masters {} at epoch {}, above {} here: checking whether to step down",
                  session_.peer_name, req.requester_fs(), req.requester_epoch(),
                  props::get(p, props::kEpoch));

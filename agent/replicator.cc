@@ -1046,6 +1046,7 @@ Result<json> Replicator::status(const control::StatusCommand& cmd) {
     if (!props::get(p, props::kTakeover).empty()) {
       e["forced_takeover"] = props::get(p, props::kTakeover);
     }
+    if (!props::get(p, props::kKept).empty()) e["kept"] = props::get(p, props::kKept);
     std::lock_guard lk(mu_);
     if (auto it = records_.find(name); it != records_.end()) {
       const FsRecord& r = it->second;

@@ -138,6 +138,10 @@ class Replicator {
   Result<std::string> recover_locked(const std::string& fs, PeerClient* peer);
   // With fs's lock held, fs mastered here: compares epochs with the peer's side. Demotes fs
   // when the peer took over; an error when this host must not send.
+  // Judges what the peer says of the pairing against local state (role_switch.h judge_claim).
+  Result<ClaimJudgement> judge_peer_claim(const std::string& fs, const props::PropMap& p,
+                                          const peer::DescribeReply& remote,
+                                          const std::string& peer_host);
   Status fence_locked(const std::string& fs, const props::PropMap& p,
                       const peer::DescribeReply& remote, const std::string& peer_host);
   Result<std::unique_ptr<PeerClient>> connect(const std::string& peer_name);

@@ -67,6 +67,7 @@ Result<SwitchJournal> parse_journal(const std::string& text) {
     }
   }
   if (j.epoch < 2) return bad("epoch must be at least 2");
+  if (j.epoch > kMaxEpoch) return bad("epoch above " + std::to_string(kMaxEpoch));
   if (j.old_host == j.new_host) return bad("old and new master are the same host");
   return j;
 }
@@ -117,6 +118,87 @@ Fence check_fence(uint64_t my_epoch, uint64_t peer_epoch, bool peer_is_master) {
   if (peer_epoch > my_epoch) return peer_is_master ? Fence::kDemote : Fence::kPeerAhead;
   if (peer_is_master && peer_epoch == my_epoch) return Fence::kBothMasters;
   return Fence::kOk;
+}
+
+bool is_plausible_epoch(uint64_t epoch) { return epoch >= 1 && epoch <= kMaxEpoch; }
+
+Result<uint64_t> next_epoch(uint64_t epoch) {
+  if (epoch >= kMaxEpoch) {
+    return make_error(ErrorCode::kConflict,
+                      "the epoch " + std::to_string(epoch) + " is at or above the limit " +
+                          std::to_string(kMaxEpoch) +
+                          "; no role change is made (an operator must look at zrep:epoch)");
+  }
+  return epoch + 1;
+}
+
+ClaimJudgement judge_claim(const PeerClaim& c, const std::vector<LocalSnap>& local) {
+  if (c.peer_epoch <= c.my_epoch) return {};
+  auto unbacked = [&](const std::string& why) {
+    return ClaimJudgement{ClaimVerdict::kUnbacked,
+                          c.peer_fs + " on " + c.peer_host + " claims epoch " +
+                              std::to_string(c.peer_epoch) + " (" + std::to_string(c.my_epoch) +
+                              " here), but " + why};
+  };
+  if (!is_plausible_epoch(c.peer_epoch) || c.peer_epoch != c.my_epoch + 1) {
+    return unbacked("a takeover moves the epoch up by exactly one, never above " +
+                    std::to_string(kMaxEpoch));
+  }
+  if (!c.peer_is_master) return {ClaimVerdict::kPeerAhead, ""};
+  if (c.peer_src_host != c.peer_host || c.peer_src_fs != c.peer_fs ||
+      c.peer_dest_host != c.here_host || c.peer_dest_fs != c.here_fs) {
+    return unbacked("its pairing (" + c.peer_src_host + ":" + c.peer_src_fs + " -> " +
+                    c.peer_dest_host + ":" + c.peer_dest_fs + ") is not this pairing reversed");
+  }
+  auto rec = parse_record(c.peer_takeover);
+  if (c.peer_takeover.empty() || parse_epoch(rec["epoch"]) != c.peer_epoch ||
+      rec["old"] != c.here_host + ":" + c.here_fs || rec["snapshot"].empty()) {
+    return unbacked("it has no takeover record of this pairing at that epoch");
+  }
+  size_t at = local.size();
+  for (size_t i = 0; i < local.size(); ++i) {
+    if (c.takeover_guid != 0 && local[i].guid == c.takeover_guid) at = i;
+  }
+  if (at == local.size()) {
+    return unbacked("the snapshot it took over at (" + rec["snapshot"] +
+                    ") is not one this host sent");
+  }
+  for (size_t i = at + 1; i < local.size(); ++i) {
+    if (local[i].sent) {
+      return unbacked("it received a snapshot newer than the one it took over at (" +
+                      rec["snapshot"] + ")");
+    }
+  }
+  return {ClaimVerdict::kTakenOver, ""};
+}
+
+Status may_peer_lock(const std::string& peer, const std::string& fs, bool exists,
+                     const props::PropMap& p, const std::string& here) {
+  if (!exists) return Status::ok();
+  const std::string src_host = props::get(p, props::kSrcHost);
+  const std::string dest_host = props::get(p, props::kDestHost);
+  const bool master = props::get(p, props::kMaster) == "yes";
+  // Paired with the peer: it feeds this replica, or it is this master's standby (a master that
+  // names the peer as its source is a split brain, which the sync then reports).
+  if (src_host == peer || dest_host == peer) return Status::ok();
+  if (!master && src_host.empty()) return Status::ok();  // not replicated at all
+  return make_error(ErrorCode::kPermissionDenied,
+                    fs + " on " + here + " is " +
+                        (master ? "a master replicating to '" + dest_host + "'"
+                                : "replicated from '" + src_host + "'") +
+                        ", not paired with '" + peer + "'; " + peer + " may not lock it");
+}
+
+bool peer_lock_is_bounded(const props::PropMap& p) {
+  return props::get(p, props::kMaster) == "yes";
+}
+
+std::string kept_aside_name(const std::string& fs, uint64_t epoch) {
+  return fs + "-kept-e" + std::to_string(epoch);
+}
+
+std::string kept_snapshot_name(const std::string& fs, uint64_t epoch) {
+  return fs + "@zrep-kept-e" + std::to_string(epoch);
 }
 
 }  // namespace zrep

@@ -1,5 +1,6 @@
 #include "agent/sync_plan.h"
 
+#include <set>
 #include <unordered_map>
 
 #include "agent/zfs_names.h"
@@ -16,21 +17,31 @@ std::string_view snap_part(const std::string& name) {
 
 Result<uint32_t> next_zrep_seq(const std::vector<SnapshotInfo>& local,
                                const std::vector<SnapshotInfo>& remote) {
+  // The number comes from this host's own snapshots: the peer's names only tell which numbers
+  // are taken there (a receive of a name it has already would fail), never how high to jump.
+  // A peer showing zrep_ffffff must not stop every sync.
+  std::set<uint32_t> taken;
   int64_t highest = -1;
-  for (const auto* list : {&local, &remote}) {
-    for (const auto& s : *list) {
-      if (auto seq = parse_zrep_snap(snap_part(s.name))) {
-        highest = std::max<int64_t>(highest, *seq);
-      }
+  for (const auto& s : local) {
+    if (auto seq = parse_zrep_snap(snap_part(s.name))) {
+      taken.insert(*seq);
+      highest = std::max<int64_t>(highest, *seq);
     }
   }
-  if (highest >= static_cast<int64_t>(kMaxZrepSeq)) {
-    return make_error(
-        ErrorCode::kConflict,
-        "zrep snapshot sequence exhausted (zrep_ffffff exists); rename or destroy old "
-        "zrep snapshots");
+  for (const auto& s : remote) {
+    if (auto seq = parse_zrep_snap(snap_part(s.name))) taken.insert(*seq);
   }
-  return static_cast<uint32_t>(highest + 1);
+  // Counting up from the newest local number; at the top of the range, the lowest number free
+  // on both sides (snapshots are ordered by creation, never by their number).
+  for (int64_t seq = highest + 1; seq <= static_cast<int64_t>(kMaxZrepSeq); ++seq) {
+    if (!taken.contains(static_cast<uint32_t>(seq))) return static_cast<uint32_t>(seq);
+  }
+  for (uint32_t seq = 0; seq <= kMaxZrepSeq; ++seq) {
+    if (!taken.contains(seq)) return seq;
+  }
+  return make_error(ErrorCode::kConflict,
+                    "every zrep snapshot name zrep_000000..zrep_ffffff is taken; destroy old zrep "
+                    "snapshots");
 }
 
 Result<SyncPlan> plan_sync(const std::vector<SnapshotInfo>& local,

@@ -31,7 +31,9 @@ Result<SyncPlan> plan_sync(const std::vector<SnapshotInfo>& local,
                            const std::vector<SnapshotInfo>& remote, const std::string& local_fs,
                            const std::string& remote_desc);
 
-// The next zrep sequence number after every zrep_XXXXXX name in both lists.
+// The next zrep sequence number: one above the highest zrep_XXXXXX name in `local`, skipping
+// numbers `remote` already uses; past zrep_ffffff, the lowest number free in both lists. The
+// peer's names never decide how high the number goes. kConflict only when all 2^24 are taken.
 Result<uint32_t> next_zrep_seq(const std::vector<SnapshotInfo>& local,
                                const std::vector<SnapshotInfo>& remote);
 

@@ -21,6 +21,9 @@ inline constexpr const char* kEpoch = "zrep:epoch";
 inline constexpr const char* kSwitch = "zrep:switch";      // journal of a role switch in progress
 inline constexpr const char* kFenced = "zrep:fenced";      // demoted: the peer took over
 inline constexpr const char* kTakeover = "zrep:takeover";  // record of a forced takeover
+// On an old master after a failover at a named snapshot: where what it held after that
+// snapshot is kept ("aside=pool/fs-kept-e3 epoch=3 base=zrep_000002 at=TIME").
+inline constexpr const char* kKept = "zrep:kept";
 // On a destination, during a resumable receive: "snap=S guid=G base=B" of the stream.
 inline constexpr const char* kReceiving = "zrep:receiving";
 // Recursive pairings (init -R): "yes" on the root; on each member below it, the root's name.
@@ -32,8 +35,8 @@ inline constexpr uint32_t kDefaultSavecount = 5;
 
 // Every property a filesystem's replication state is read from.
 inline std::vector<std::string> filesystem_props() {
-  return {kSrcFs,  kSrcHost, kDestFs,   kDestHost,  kMaster,    kSavecount, kEpoch,
-          kSwitch, kFenced,  kTakeover, kReceiving, kRecursive, kMemberOf,  kReadonly};
+  return {kSrcFs,  kSrcHost,  kDestFs,    kDestHost,  kMaster,   kSavecount, kEpoch,   kSwitch,
+          kFenced, kTakeover, kReceiving, kRecursive, kMemberOf, kKept,      kReadonly};
 }
 
 using PropMap = std::map<std::string, std::string>;
@@ -41,7 +44,7 @@ using PropMap = std::map<std::string, std::string>;
 // The properties `clear` removes from a filesystem (zrep:sent is removed from its snapshots).
 inline std::vector<std::string> pairing_props() {
   return {kSrcFs,  kSrcHost, kDestFs,   kDestHost,  kMaster,    kSavecount, kEpoch,
-          kSwitch, kFenced,  kTakeover, kReceiving, kRecursive, kMemberOf};
+          kSwitch, kFenced,  kTakeover, kReceiving, kRecursive, kMemberOf,  kKept};
 }
 
 inline std::string get(const PropMap& m, const std::string& key) {

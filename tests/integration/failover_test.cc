@@ -57,8 +57,10 @@ TEST_F(Failover, AtANamedCommonSnapshotRollsBothSidesBackToIt) {
   ASSERT_EQ(alpha().cli({"sync", src_}).exit_code, 0);  // zrep_000001
   write_file(mnt(src_) + "/third.txt", "3\n");
   ASSERT_EQ(alpha().cli({"sync", src_}).exit_code, 0);  // zrep_000002
+  write_file(mnt(src_) + "/unsnapshotted.txt", "4\n");
   const std::string at = "zrep_000001";
   auto guid = zget(src_ + "@" + at, "guid");
+  auto newer_guid = zget(src_ + "@zrep_000002", "guid");
   auto r = beta().cli({"failover", dst_ + "@" + at});
   ASSERT_EQ(r.exit_code, 0) << text(r);
   expect_master(dst_, 2);
@@ -67,7 +69,25 @@ TEST_F(Failover, AtANamedCommonSnapshotRollsBothSidesBackToIt) {
   EXPECT_TRUE(std::filesystem::exists(mnt(dst_) + "/second.txt"));
   EXPECT_FALSE(std::filesystem::exists(mnt(dst_) + "/third.txt"));
   expect_same_data();
+  // Nothing newer than @SNAP was destroyed: the old master's filesystem as it was (its data,
+  // written after the snapshot or never snapshotted, and zrep_000002 with its GUID) is kept on
+  // alpha, read-only, outside the pairing; the failover's output and status say where.
+  const std::string aside = src_ + "-kept-e2";
+  ASSERT_TRUE(dataset_exists(aside)) << text(r);
+  EXPECT_NE(r.out.find(aside), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(mnt(aside) + "/third.txt"), "3\n");
+  EXPECT_EQ(read_file(mnt(aside) + "/unsnapshotted.txt"), "4\n");
+  EXPECT_EQ(zget(aside + "@zrep_000002", "guid"), newer_guid);
+  EXPECT_TRUE(dataset_exists(aside + "@zrep-kept-e2"));
+  EXPECT_TRUE(refuses_writes(mnt(aside)));
+  EXPECT_EQ(zget(aside, "zrep:src-host"), "-");
+  EXPECT_EQ(zget(aside, "zrep:switch"), "-");
+  EXPECT_NE(zget(src_, "zrep:kept").find("aside=" + aside), std::string::npos);
+  auto st = alpha().cli({"status", src_});
+  EXPECT_NE(st.out.find("KEPT"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find(aside), std::string::npos) << st.out;
   expect_sync_flows(dst_, "b1");
+  EXPECT_EQ(read_file(mnt(aside) + "/third.txt"), "3\n");  // still there after syncs
 }
 
 TEST_F(Failover, BadInputIsRefusedAndChangesNothing) {
@@ -295,13 +315,23 @@ TEST_F(Failover, AnAbandonedFailoverAtASnapshotLosesNothingOnTheMaster) {
            !refuses_writes(mnt(src_));
   }));
   expect_master(src_, 1);
-  // Nothing after the named snapshot was rolled back on the master: it never committed.
+  // Nothing after the named snapshot was rolled back on the master: it never committed. Nothing
+  // was set aside either (no copy, no leftover snapshot of the master's last state).
   EXPECT_EQ(read_file(mnt(src_) + "/two.txt"), "2\n");
   EXPECT_EQ(read_file(mnt(src_) + "/unsnapshotted.txt"), "3\n");
   EXPECT_TRUE(dataset_exists(src_ + "@zrep_000002"));
+  EXPECT_FALSE(dataset_exists(src_ + "-kept-e2"));
+  EXPECT_FALSE(dataset_exists(src_ + "@zrep-kept-e2"));
+  EXPECT_EQ(zget(src_, "zrep:kept"), "-");
   auto j = alpha().cli_json({"sync", src_});
   ASSERT_EQ(j.size(), 1u) << j.dump();
   expect_same_data();
+  // The failover at the snapshot, run again, goes through and keeps the newer data.
+  auto again = alpha().cli({"failover", src_ + "@zrep_000001"});
+  ASSERT_EQ(again.exit_code, 0) << text(again);
+  expect_master(dst_, 2);
+  EXPECT_EQ(read_file(mnt(src_ + "-kept-e2") + "/two.txt"), "2\n");
+  EXPECT_EQ(read_file(mnt(src_ + "-kept-e2") + "/unsnapshotted.txt"), "3\n");
 }
 
 // A crash at every step of the two-phase switch, on either agent: after a restart both hosts

@@ -1,5 +1,7 @@
 #include "agent/sync_plan.h"
 
+#include "agent/zfs_names.h"
+
 #include <gtest/gtest.h>
 
 namespace zrep {
@@ -76,12 +78,32 @@ TEST(SyncPlan, DestinationWithItsOwnNewerSnapshotIsAConflict) {
   EXPECT_NE(plan.error().message.find("standby-snap"), std::string::npos);
 }
 
-TEST(SyncPlan, SequenceCountsBothSidesAndIsBounded) {
+TEST(SyncPlan, TheSequenceComesFromLocalSnapshotsAndSkipsNamesTakenThere) {
+  // The peer's higher numbers do not decide how high the sequence jumps.
   auto seq = next_zrep_seq({snap("p/fs@zrep_00000a", 1, 1)}, {snap("zrep_0000ff", 2, 2)});
   ASSERT_TRUE(seq);
-  EXPECT_EQ(*seq, 0x100u);
+  EXPECT_EQ(*seq, 0xbu);
   EXPECT_EQ(*next_zrep_seq({}, {}), 0u);
-  EXPECT_FALSE(next_zrep_seq({snap("p/fs@zrep_ffffff", 1, 1)}, {}));
+  // A number the peer uses already is skipped (its receive would fail on the name).
+  EXPECT_EQ(*next_zrep_seq({snap("p/fs@zrep_00000a", 1, 1)},
+                           {snap("zrep_00000b", 2, 2), snap("zrep_00000c", 3, 3)}),
+            0xdu);
+  // Bare and full names both count; names that only look like zrep's do not.
+  EXPECT_EQ(*next_zrep_seq({snap("p/fs@zrep_00000A", 1, 1), snap("p/fs@zrep_1", 2, 2)}, {}), 0u);
+}
+
+TEST(SyncPlan, APeersZrepFfffffDoesNotStopTheSequence) {
+  auto seq = next_zrep_seq({snap("p/fs@zrep_000004", 1, 1)}, {snap("zrep_ffffff", 9, 9)});
+  ASSERT_TRUE(seq);
+  EXPECT_EQ(*seq, 5u);
+}
+
+TEST(SyncPlan, AtTheTopOfTheRangeTheLowestFreeNumberIsUsed) {
+  auto seq = next_zrep_seq({snap("p/fs@zrep_000000", 1, 1), snap("p/fs@zrep_ffffff", 2, 2)},
+                           {snap("zrep_000001", 3, 3)});
+  ASSERT_TRUE(seq);
+  EXPECT_EQ(*seq, 2u);
+  EXPECT_EQ(*next_zrep_seq({snap("p/fs@zrep_fffffe", 1, 1)}, {}), 0xffffffu);
 }
 
 }  // namespace
