@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <toml++/toml.h>
 
@@ -294,6 +295,41 @@ std::vector<std::string> Config::peer_names() const {
   return names;
 }
 
+namespace {
+
+// Deadlines and caps of connections (SECURITY.md, "Connections: which limit protects what").
+Status parse_connection_limits(const toml::table& root, Config& cfg, std::string_view source) {
+  auto hs = optional_seconds(root, "handshake_timeout", cfg.handshake_timeout, source);
+  if (!hs) return hs.error();
+  if (*hs > kMaxHandshakeTimeout) {
+    return config_error(source, "'handshake_timeout' must be at most " +
+                                    std::to_string(kMaxHandshakeTimeout.count()) +
+                                    " seconds: a stranger holds a handshake slot that long");
+  }
+  cfg.handshake_timeout = *hs;
+  auto frame = optional_seconds(root, "frame_timeout", cfg.frame_timeout, source);
+  if (!frame) return frame.error();
+  cfg.frame_timeout = *frame;
+  auto idle = optional_seconds(root, "session_idle_timeout", cfg.session_idle_timeout, source);
+  if (!idle) return idle.error();
+  cfg.session_idle_timeout = *idle;
+  for (auto [key, field, max] :
+       {std::tuple{"max_handshakes", &cfg.max_handshakes, 4096},
+        std::tuple{"max_handshakes_per_address", &cfg.max_handshakes_per_address, 4096},
+        std::tuple{"max_sessions_per_peer", &cfg.max_sessions_per_peer, 4096},
+        std::tuple{"max_handshakes_per_peer", &cfg.max_handshakes_per_peer, 4096}}) {
+    auto v = optional_int(root, key, *field, 1, max, "", source);
+    if (!v) return v.error();
+    *field = static_cast<int>(*v);
+  }
+  if (cfg.max_handshakes_per_address > cfg.max_handshakes) {
+    return config_error(source, "'max_handshakes_per_address' must not exceed 'max_handshakes'");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
   toml::table root;
   try {
@@ -303,12 +339,30 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
     return config_error(source_name, where.str() + ": " + std::string(e.description()));
   }
-  ZREP_RETURN_IF_ERROR(
-      check_known_keys(root,
-                       {"host", "listen", "control_socket", "log_level", "connect_timeout",
-                        "io_timeout", "lock_lease", "heartbeat_interval", "tls", "peer",
-                        "sync_interval", "max_unsent", "min_free", "max_backoff", "filesystem"},
-                       "", source_name));
+  ZREP_RETURN_IF_ERROR(check_known_keys(root,
+                                        {"host",
+                                         "listen",
+                                         "control_socket",
+                                         "log_level",
+                                         "connect_timeout",
+                                         "io_timeout",
+                                         "lock_lease",
+                                         "heartbeat_interval",
+                                         "handshake_timeout",
+                                         "frame_timeout",
+                                         "session_idle_timeout",
+                                         "max_handshakes",
+                                         "max_handshakes_per_address",
+                                         "max_sessions_per_peer",
+                                         "max_handshakes_per_peer",
+                                         "tls",
+                                         "peer",
+                                         "sync_interval",
+                                         "max_unsent",
+                                         "min_free",
+                                         "max_backoff",
+                                         "filesystem"},
+                                        "", source_name));
   Config cfg;
   cfg.source = std::string(source_name);
   auto host = required_string(root, "host", "", source_name);
@@ -355,6 +409,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
                                          " seconds: a dead link would go unnoticed for too long");
   }
 
+  ZREP_RETURN_IF_ERROR(parse_connection_limits(root, cfg, source_name));
   ZREP_RETURN_IF_ERROR(parse_schedule(root, cfg, source_name));
 
   const auto* tls = root.get_as<toml::table>("tls");

@@ -18,6 +18,7 @@ inline constexpr const char* kDefaultConfigPath = "/etc/zrep-agent/zrep-agent.to
 inline constexpr const char* kDefaultControlSocket = "/run/zrep-agent/zrep-agent.sock";
 inline constexpr uint16_t kDefaultPort = 7450;
 inline constexpr std::chrono::seconds kMaxHeartbeatInterval{300};
+inline constexpr std::chrono::seconds kMaxHandshakeTimeout{60};
 
 struct Endpoint {
   std::string host;  // name or address ("::1" without brackets)
@@ -69,6 +70,20 @@ struct Config {
   // Links (agent/link.h): how often each side sends a heartbeat; a link silent for three
   // intervals (the longer of the two sides') is dead.
   std::chrono::seconds heartbeat_interval{10};
+  // Connections (SECURITY.md, "Connections: which limit protects what").
+  // One deadline for a whole handshake, TCP accept (or connect) -> TLS -> Hello, on both sides.
+  std::chrono::seconds handshake_timeout{5};
+  // A frame (at most 1 MiB) must arrive whole within this long of its first byte.
+  std::chrono::seconds frame_timeout{60};
+  // A request session on which the peer sends no request for this long is closed. (Transfers
+  // and links are not idle: a transfer is a request in progress, a link carries heartbeats.)
+  std::chrono::seconds session_idle_timeout{600};
+  // Connections in their handshake (not yet authenticated): in all, and from one address.
+  int max_handshakes = 64;
+  int max_handshakes_per_address = 8;
+  // Authenticated sessions of one peer (its certificate name) open at once, and in their Hello.
+  int max_sessions_per_peer = 32;
+  int max_handshakes_per_peer = 8;
   std::vector<PeerConfig> peers;
   ScheduleConfig schedule;
   std::vector<FilesystemConfig> filesystems;

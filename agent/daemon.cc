@@ -3,13 +3,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <asio.hpp>
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 
+#include "agent/conn_limits.h"
 #include "agent/control_server.h"
 #include "agent/link.h"
 #include "agent/net.h"
@@ -71,33 +75,85 @@ struct Daemon::State {
   asio::ip::tcp::acceptor peer_acceptor{io};
   asio::local::stream_protocol::acceptor control_acceptor{io};
   asio::signal_set signals{io, SIGINT, SIGTERM};
-  // Unauthenticated connections in their TLS handshake: bounded, so a flood of idle connections
-  // cannot use up threads and descriptors that replication needs.
-  static constexpr int kMaxHandshakes = 16;
-  std::atomic<int> handshakes_{0};
+  // Connections in their handshake (accept -> TLS -> Hello), bounded in all and per source
+  // address, so idle strangers cannot use up the slots, threads and descriptors that peers
+  // need; checked and counted in one step on the io thread, given back when the handshake ends.
+  std::shared_ptr<SlotCounter> handshakes =
+      SlotCounter::create(config.max_handshakes, config.max_handshakes_per_address);
+  // By the peer's certificate name: sessions in their Hello, and sessions open at once.
+  std::shared_ptr<SlotCounter> peer_handshakes = SlotCounter::create(
+      config.max_handshakes_per_peer * std::max(1, static_cast<int>(config.peers.size())),
+      config.max_handshakes_per_peer);
+  std::shared_ptr<SlotCounter> peer_sessions = SlotCounter::create(
+      config.max_sessions_per_peer * std::max(1, static_cast<int>(config.peers.size())),
+      config.max_sessions_per_peer);
+  AcceptBackoff accept_backoff, control_backoff;  // io thread only
+  asio::steady_timer accept_retry{io}, control_retry{io};
+  LogThrottle accept_log, refusal_log, handshake_log;
 
   State(Config c, Zfs z, std::shared_ptr<TlsContext> t)
       : config(std::move(c)), zfs(std::move(z)), tls(std::move(t)) {}
 
+  static bool out_of_resources(const asio::error_code& ec) {
+    return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+           ec == asio::error::no_memory || ec.value() == ENFILE || ec.value() == EMFILE;
+  }
+
   void accept_peers() {
     peer_acceptor.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        asio::error_code addr_ec;
-        auto remote = socket.remote_endpoint(addr_ec);  // fails when the client already reset
-        std::string from = addr_ec ? std::string("?") : remote.address().to_string();
-        asio::error_code opt_ec;
-        socket.set_option(asio::socket_base::keep_alive(true), opt_ec);
+      if (ec) {
+        int suppressed = 0;
+        if (accept_log.allow(&suppressed)) {
+          spdlog::warn("accepting a peer connection failed: {}{}", ec.message(),
+                       suppressed > 0 ? fmt::format(" ({} more like it)", suppressed) : "");
+        }
+        if (out_of_resources(ec)) {
+          // Out of descriptors: the pending connection stays queued, and accepting again at once
+          // would fail at once, spinning a core. Wait for sessions to end.
+          accept_retry.expires_after(accept_backoff.failed());
+          accept_retry.async_wait([this](const asio::error_code& timer_ec) {
+            if (!timer_ec) accept_peers();
+          });
+          return;
+        }
+        accept_peers();
+        return;
+      }
+      accept_backoff.succeeded();
+      // The handshake's one deadline starts now, at the TCP accept.
+      const auto deadline = std::chrono::steady_clock::now() + config.handshake_timeout;
+      asio::error_code addr_ec;
+      auto remote = socket.remote_endpoint(addr_ec);  // fails when the client already reset
+      std::string from = addr_ec ? std::string("?") : remote.address().to_string();
+      asio::error_code opt_ec;
+      socket.set_option(asio::socket_base::keep_alive(true), opt_ec);
+      SlotCounter::Refusal why = SlotCounter::Refusal::kNone;
+      std::shared_ptr<SlotCounter::Slot> slot = handshakes->try_acquire(from, &why);
+      if (!slot) {
+        int suppressed = 0;
+        if (refusal_log.allow(&suppressed)) {
+          spdlog::warn("refusing a connection from {}: {}{}", from,
+                       why == SlotCounter::Refusal::kPerKey
+                           ? fmt::format("{} handshakes from that address in progress already "
+                                         "(max_handshakes_per_address)",
+                                         handshakes->per_key_limit())
+                           : fmt::format("{} handshakes in progress already (max_handshakes)",
+                                         handshakes->global_limit()),
+                       suppressed > 0
+                           ? fmt::format(" ({} more refused since the last message)", suppressed)
+                           : "");
+        }
+        socket.close(opt_ec);
+      } else {
         int fd = socket.release();
-        if (handshakes_.load() >= kMaxHandshakes) {
-          spdlog::warn("refusing a connection from {}: {} handshakes already in progress", from,
-                       kMaxHandshakes);
-          ::close(fd);
-        } else if (!sessions.spawn([this, fd, from] { serve_peer(fd, from); })) {
+        if (!sessions.spawn(
+                // Moved on: the thread must not keep a copy of the slot past the handshake.
+                [this, fd, from, deadline, slot]() mutable {
+                  serve_peer(fd, from, deadline, std::move(slot));
+                })) {
           ::close(fd);
         }
-      } else {
-        spdlog::warn("accepting a peer connection failed: {}", ec.message());
       }
       accept_peers();
     });
@@ -107,7 +163,15 @@ struct Daemon::State {
     control_acceptor.async_accept(
         [this](const asio::error_code& ec, asio::local::stream_protocol::socket socket) {
           if (ec == asio::error::operation_aborted) return;
+          if (out_of_resources(ec)) {  // as for peers: wait, do not spin
+            control_retry.expires_after(control_backoff.failed());
+            control_retry.async_wait([this](const asio::error_code& timer_ec) {
+              if (!timer_ec) accept_control();
+            });
+            return;
+          }
           if (!ec) {
+            control_backoff.succeeded();
             int fd = socket.release();
             if (!sessions.spawn([this, fd] { serve_control(fd); })) ::close(fd);
           }
@@ -115,12 +179,19 @@ struct Daemon::State {
         });
   }
 
-  void serve_peer(int fd, const std::string& from) {
-    ++handshakes_;
-    auto session = accept_peer(config, *tls, fd, make_hello(config, zfs.features(), instance_id));
-    --handshakes_;
+  void serve_peer(int fd, const std::string& from, std::chrono::steady_clock::time_point deadline,
+                  std::shared_ptr<SlotCounter::Slot> slot) {
+    auto session = accept_peer(config, *tls, fd, make_hello(config, zfs.features(), instance_id),
+                               deadline, AcceptLimits{peer_handshakes.get(), peer_sessions.get()});
+    slot.reset();  // the handshake is over: its slot is free for the next one
     if (!session) {
-      spdlog::warn("peer connection from {} refused: {}", from, session.error().message);
+      int suppressed = 0;
+      if (handshake_log.allow(&suppressed)) {
+        spdlog::warn("peer connection from {} refused: {}{}", from, session.error().message,
+                     suppressed > 0
+                         ? fmt::format(" ({} more refused since the last message)", suppressed)
+                         : "");
+      }
       return;
     }
     PeerSession& peer = **session;
@@ -223,6 +294,8 @@ Status Daemon::run() {
     spdlog::info("signal {}: stopping", signo);
     asio::error_code ignored;
     s.peer_acceptor.close(ignored);
+    s.accept_retry.cancel();
+    s.control_retry.cancel();
     s.control_acceptor.close(ignored);
     s.links.stop();
     s.sessions.stop();

@@ -19,8 +19,6 @@
 namespace zrep {
 namespace {
 
-constexpr std::chrono::milliseconds kIdleTimeout{24 * 3600 * 1000};
-
 std::string parent_of(const std::string& fs) {
   auto slash = fs.rfind('/');
   return slash == std::string::npos ? std::string() : fs.substr(0, slash);
@@ -84,7 +82,13 @@ PeerService::~PeerService() {
 Status PeerService::serve() {
   for (;;) {
     peer::Request req;
-    Status got = receive_message(*session_.channel, req, kIdleTimeout);
+    // A session with no request for session_idle_timeout is closed: it would pin a session
+    // slot of its peer (a transfer is a request in progress, never idle here).
+    Status got = receive_message(*session_.channel, req, config_.session_idle_timeout);
+    if (got.code() == ErrorCode::kTimeout) {
+      return got.with_context("waiting for a request (session_idle_timeout " +
+                              std::to_string(config_.session_idle_timeout.count()) + " s)");
+    }
     if (!got) return got;
     // The session's locks do not lapse while it is busy, and lapse a lease after its last
     // request (a connection cut without a word).

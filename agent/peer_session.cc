@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 
 #include "agent/net.h"
@@ -9,7 +10,20 @@
 namespace zrep {
 namespace {
 
-constexpr std::chrono::milliseconds kHandshakeTimeout{15000};
+using Clock = std::chrono::steady_clock;
+
+// What is left until `deadline` (zero when it passed).
+std::chrono::milliseconds left_until(Clock::time_point deadline) {
+  return std::max(std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()),
+                  std::chrono::milliseconds(0));
+}
+
+Status handshake_timed_out(const Status& s, const Config& config, const std::string& who) {
+  if (s.code() != ErrorCode::kTimeout) return s;
+  return make_error(ErrorCode::kTimeout, "handshake with " + who + " not done within " +
+                                             std::to_string(config.handshake_timeout.count()) +
+                                             " s (handshake_timeout)");
+}
 
 ErrorCode code_from_name(const std::string& name) {
   static const std::map<std::string, ErrorCode> kCodes = [] {
@@ -83,7 +97,10 @@ Result<std::unique_ptr<PeerSession>> dial_peer(const Config& config, TlsContext&
   if (!fd) {
     return Status(fd.error()).with_context("peer '" + peer.name + "' is unreachable");
   }
-  auto stream = TlsStream::connect(tls, *fd, peer.name, kHandshakeTimeout);
+  // One deadline for TLS and the Hello exchange: a listener that trickles its answer cannot
+  // hold this side (which may hold a local lock) longer than that.
+  const Clock::time_point deadline = Clock::now() + config.handshake_timeout;
+  auto stream = TlsStream::connect(tls, *fd, peer.name, left_until(deadline));
   if (!stream) {
     return Status(stream.error())
         .with_context("TLS with peer '" + peer.name + "' at " + peer.address->to_string());
@@ -91,11 +108,14 @@ Result<std::unique_ptr<PeerSession>> dial_peer(const Config& config, TlsContext&
   auto session = std::make_unique<PeerSession>();
   session->stream = std::move(*stream);
   session->channel = std::make_unique<FrameChannel>(*session->stream);
+  session->channel->set_frame_timeout(config.frame_timeout);
   session->peer_name = session->stream->peer_name();
   ZREP_RETURN_IF_ERROR(send_message(*session->channel, mine));
   peer::HelloReply reply;
-  ZREP_RETURN_IF_ERROR(receive_message(*session->channel, reply, kHandshakeTimeout)
-                           .with_context("handshake with peer '" + peer.name + "'"));
+  ZREP_RETURN_IF_ERROR(
+      handshake_timed_out(receive_message(*session->channel, reply, left_until(deadline)), config,
+                          "peer '" + peer.name + "'")
+          .with_context("handshake with peer '" + peer.name + "'"));
   if (reply.has_error()) return from_wire(reply.error(), peer.name);
   ZREP_RETURN_IF_ERROR(check_hello(reply.hello(), session->peer_name));
   session->peer_hello = reply.hello();
@@ -104,28 +124,53 @@ Result<std::unique_ptr<PeerSession>> dial_peer(const Config& config, TlsContext&
 }
 
 Result<std::unique_ptr<PeerSession>> accept_peer(const Config& config, TlsContext& tls, int fd,
-                                                 const peer::Hello& mine) {
-  auto stream = TlsStream::accept(tls, fd, config.peer_names(), kHandshakeTimeout);
+                                                 const peer::Hello& mine,
+                                                 Clock::time_point deadline,
+                                                 const AcceptLimits& limits) {
+  auto stream = TlsStream::accept(tls, fd, config.peer_names(), left_until(deadline));
   if (!stream) return stream.error();
   auto session = std::make_unique<PeerSession>();
   session->stream = std::move(*stream);
   session->channel = std::make_unique<FrameChannel>(*session->stream);
+  session->channel->set_frame_timeout(config.frame_timeout);
   session->peer_name = session->stream->peer_name();
-  peer::Hello theirs;
-  ZREP_RETURN_IF_ERROR(receive_message(*session->channel, theirs, kHandshakeTimeout));
   peer::HelloReply reply;
-  if (Status s = check_hello(theirs, session->peer_name); !s) {
-    *reply.mutable_error() = to_wire(s.error());
-    (void)send_message(*session->channel, reply);
-    return s.error();
-  }
-  if (!peer::SessionPurpose_IsValid(theirs.purpose())) {
-    Error e = make_error(ErrorCode::kProtocol,
-                         "unknown session purpose " + std::to_string(theirs.purpose()) +
-                             "; run the same zrep-agent release on both hosts");
+  auto refuse = [&](Error e) {
     *reply.mutable_error() = to_wire(e);
     (void)send_message(*session->channel, reply);
     return e;
+  };
+  // Counted by the authenticated name: one peer cannot take every slot of the others.
+  std::shared_ptr<SlotCounter::Slot> in_handshake;
+  if (limits.handshakes != nullptr) {
+    in_handshake = limits.handshakes->try_acquire(session->peer_name);
+    if (!in_handshake) {
+      return refuse(make_error(ErrorCode::kUnavailable,
+                               "peer '" + session->peer_name + "' has " +
+                                   std::to_string(limits.handshakes->per_key_limit()) +
+                                   " handshakes in progress already (max_handshakes_per_peer)"));
+    }
+  }
+  peer::Hello theirs;
+  ZREP_RETURN_IF_ERROR(
+      handshake_timed_out(receive_message(*session->channel, theirs, left_until(deadline)), config,
+                          "peer '" + session->peer_name + "'"));
+  if (Status s = check_hello(theirs, session->peer_name); !s) return refuse(s.error());
+  if (!peer::SessionPurpose_IsValid(theirs.purpose())) {
+    return refuse(make_error(ErrorCode::kProtocol,
+                             "unknown session purpose " + std::to_string(theirs.purpose()) +
+                                 "; run the same zrep-agent release on both hosts"));
+  }
+  if (limits.sessions != nullptr) {
+    auto slot = limits.sessions->try_acquire(session->peer_name);
+    if (!slot) {
+      return refuse(make_error(ErrorCode::kUnavailable,
+                               "this host serves " +
+                                   std::to_string(limits.sessions->per_key_limit()) +
+                                   " sessions of peer '" + session->peer_name +
+                                   "' already (max_sessions_per_peer); try again later"));
+    }
+    session->slot = std::move(slot);
   }
   *reply.mutable_hello() = mine;
   const PeerConfig* entry = config.find_peer(session->peer_name);

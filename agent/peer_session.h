@@ -12,6 +12,7 @@
 #include <string>
 
 #include "agent/config.h"
+#include "agent/conn_limits.h"
 #include "agent/session_registry.h"
 #include "agent/zfs.h"
 #include "common/result.h"
@@ -31,6 +32,8 @@ struct PeerSession {
   peer::Hello peer_hello;  // what the peer said of itself
   // Dialled sessions: the peer has no address for this host and needs a link (agent/link.h).
   bool needs_link = false;
+  // Accepted sessions: the peer's session slot (AcceptLimits::sessions), held while it lives.
+  std::shared_ptr<void> slot;
 };
 
 peer::Hello make_hello(const Config& config, const ZfsFeatures& features,
@@ -43,13 +46,25 @@ peer::Error to_wire(const Error& e);
 Error from_wire(const peer::Error& e, const std::string& peer_name);
 
 // Dials `peer` (it must have an address), authenticates it and exchanges Hellos. `mine` says
-// the session's purpose (PURPOSE_REQUESTS unless set).
+// the session's purpose (PURPOSE_REQUESTS unless set). TLS and the Hello exchange have one
+// deadline in all (config.handshake_timeout, from the TCP connection); every frame on the
+// session must then arrive whole within config.frame_timeout of its first byte.
 Result<std::unique_ptr<PeerSession>> dial_peer(const Config& config, TlsContext& tls,
                                                const PeerConfig& peer, const peer::Hello& mine);
 
-// Server side of the handshake on an accepted socket (ownership of fd taken).
+// What the listening side counts by the peer's certificate name (agent/conn_limits.h).
+struct AcceptLimits {
+  SlotCounter* handshakes = nullptr;  // sessions between TLS and the end of the Hello exchange
+  SlotCounter* sessions = nullptr;    // authenticated sessions open at once
+};
+
+// Server side of the handshake on an accepted socket (ownership of fd taken): TLS and the Hello
+// must both be done by `deadline` (set when the connection was accepted). A peer over one of
+// `limits` is told so in its HelloReply and refused (kUnavailable: it may try again later).
 Result<std::unique_ptr<PeerSession>> accept_peer(const Config& config, TlsContext& tls, int fd,
-                                                 const peer::Hello& mine);
+                                                 const peer::Hello& mine,
+                                                 std::chrono::steady_clock::time_point deadline,
+                                                 const AcceptLimits& limits = {});
 
 // Typed requests over a dialled session.
 class PeerClient {

@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <climits>
 #include <cstring>
 #include <string>
 
@@ -46,10 +49,17 @@ Status FdStream::write_all(std::span<const uint8_t> data) {
 }
 
 Status FdStream::read_exact(std::span<uint8_t> out, std::chrono::milliseconds timeout) {
+  // One deadline for the whole read.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::clamp<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(0),
+                                                              std::chrono::hours(24 * 365));
   while (!out.empty()) {
-    // The timeout bounds each silence, not the whole read: a slow but live peer is fine.
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd pfd{fd_, POLLIN, 0};
-    int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+    int ready = left.count() <= 0
+                    ? 0
+                    : ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left.count(), INT_MAX)));
     if (ready < 0) {
       if (errno == EINTR) continue;
       return errno_error("waiting for data", errno);

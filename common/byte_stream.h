@@ -17,8 +17,9 @@ class ByteStream {
   virtual ~ByteStream() = default;
   // Writes all of `data` or fails (kUnavailable when the peer is gone, kTimeout).
   virtual Status write_all(std::span<const uint8_t> data) = 0;
-  // Fills all of `out` or fails: kUnavailable on EOF/reset (message says so), kTimeout when no
-  // byte arrived for `timeout`.
+  // Fills all of `out` or fails: kUnavailable on EOF/reset (message says so), kTimeout when
+  // `out` is not full within `timeout` (one deadline for the whole read, not renewed per piece:
+  // a peer that trickles a byte at a time cannot hold a reader longer than that).
   virtual Status read_exact(std::span<uint8_t> out, std::chrono::milliseconds timeout) = 0;
   // True when a read would not block now (data buffered or readable on the socket).
   virtual bool readable_now() = 0;

@@ -24,7 +24,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// write_all gives up when the peer has taken no data for this long.
+// write_all gives up when the peer has not taken all of it (one frame) within this long.
 // A pool busy syncing a transaction group can stall `zfs recv` (and so the peer's reads) for
 // minutes; only a longer silence means the peer is gone.
 constexpr auto kWriteStallTimeout = std::chrono::seconds(600);
@@ -264,14 +264,17 @@ Error stream_error(const TlsStream::Impl& s, const Error& e, const std::string& 
 }  // namespace
 
 Status TlsStream::write_all(std::span<const uint8_t> data) {
+  // One deadline for the whole write (a frame), not renewed per record: a peer that takes a
+  // byte at a time cannot stretch one frame beyond it.
+  const auto deadline = deadline_after(kWriteStallTimeout);
   size_t done = 0;
   while (done < data.size()) {
     int length = static_cast<int>(std::min<size_t>(data.size() - done, INT_MAX));
-    auto n = drive(*impl_, deadline_after(kWriteStallTimeout),
+    auto n = drive(*impl_, deadline,
                    [&](SSL* ssl) { return SSL_write(ssl, data.data() + done, length); });
     if (!n) {
       return stream_error(*impl_, n.error(),
-                          impl_->peer + " accepted no data for " +
+                          impl_->peer + " did not take a frame within " +
                               std::to_string(kWriteStallTimeout.count()) + " s");
     }
     done += static_cast<size_t>(*n);
@@ -280,16 +283,18 @@ Status TlsStream::write_all(std::span<const uint8_t> data) {
 }
 
 Status TlsStream::read_exact(std::span<uint8_t> out, milliseconds timeout) {
+  // One deadline for the whole read, not renewed per piece: a peer that trickles a byte at a
+  // time must not hold this reader (and what it holds) longer than `timeout`.
+  const auto deadline = deadline_after(timeout);
   size_t done = 0;
   while (done < out.size()) {
     int length = static_cast<int>(std::min<size_t>(out.size() - done, INT_MAX));
-    // A new deadline after every piece: the timeout is for a silent peer, not a slow one.
-    auto n = drive(*impl_, deadline_after(timeout),
-                   [&](SSL* ssl) { return SSL_read(ssl, out.data() + done, length); });
+    auto n =
+        drive(*impl_, deadline, [&](SSL* ssl) { return SSL_read(ssl, out.data() + done, length); });
     if (!n) {
       return stream_error(
           *impl_, n.error(),
-          "no data from " + impl_->peer + " for " + std::to_string(timeout.count()) + " ms");
+          "no data from " + impl_->peer + " within " + std::to_string(timeout.count()) + " ms");
     }
     done += static_cast<size_t>(*n);
   }

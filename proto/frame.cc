@@ -142,14 +142,41 @@ Status write_data_abort(FrameChannel& channel, std::string_view reason) {
                              {reinterpret_cast<const uint8_t*>(reason.data()), reason.size()});
 }
 
-Result<Frame> FrameChannel::read_frame(std::chrono::milliseconds timeout) {
+Result<Frame> FrameChannel::read_frame(std::chrono::milliseconds wait) {
+  using Clock = std::chrono::steady_clock;
   std::array<uint8_t, kFrameHeaderSize> raw;
-  ZREP_RETURN_IF_ERROR(stream_.read_exact(raw, timeout));
+  ZREP_RETURN_IF_ERROR(stream_.read_exact(std::span(raw).first(1), wait));
+  // From the first byte on, the frame has one deadline.
+  const auto whole = std::min(wait, frame_timeout_);
+  const auto deadline =
+      Clock::now() + std::min<std::chrono::milliseconds>(whole, std::chrono::hours(24 * 365));
+  auto left = [&deadline] {
+    return std::max(std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()),
+                    std::chrono::milliseconds(0));
+  };
+  auto timed_out = [&whole](const Status& s, const char* what) {
+    if (s.code() != ErrorCode::kTimeout) return s.with_context(what);
+    return Status(make_error(ErrorCode::kTimeout, std::string(what) +
+                                                      ": the frame did not arrive whole within " +
+                                                      std::to_string(whole.count()) + " ms"));
+  };
+  if (Status s = stream_.read_exact(std::span(raw).subspan(1), left()); !s) {
+    return timed_out(s, "reading a frame header");
+  }
   auto header = decode_frame_header(raw);
   if (!header) return header.error();
-  Frame frame{header->type, std::vector<uint8_t>(header->length)};
-  Status s = stream_.read_exact(frame.payload, timeout);
-  if (!s) return s.with_context("reading frame payload");
+  Frame frame{header->type, {}};
+  // Grow as the bytes arrive: a header claiming the limit costs nothing until they come.
+  size_t have = 0;
+  while (have < header->length) {
+    // At most doubling what arrived: the copies cost less than the length of the frame.
+    const size_t next =
+        std::min<size_t>(header->length, have + std::max<size_t>(have, kFrameReadChunk));
+    frame.payload.resize(next);
+    Status s = stream_.read_exact(std::span(frame.payload).subspan(have, next - have), left());
+    if (!s) return timed_out(s, "reading frame payload");
+    have = next;
+  }
   return frame;
 }
 

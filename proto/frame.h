@@ -37,6 +37,9 @@ inline constexpr uint32_t kMaxControlPayload = 1u << 20;        // 1 MiB
 inline constexpr uint32_t kMaxDataPayload = (1u << 20) + 1024;  // one block + its header
 inline constexpr uint32_t kMaxAbortPayload = 4096;
 inline constexpr uint32_t kDataEndPayload = 8 + 32;
+// read_frame allocates at most this much (or what arrived so far, when more) ahead of the bytes
+// that arrived.
+inline constexpr size_t kFrameReadChunk = 64 * 1024;
 
 struct FrameHeader {
   FrameType type;
@@ -66,13 +69,20 @@ class FrameChannel {
   explicit FrameChannel(ByteStream& stream) : stream_(stream) {}
 
   Status write_frame(FrameType type, std::span<const uint8_t> payload);
-  Result<Frame> read_frame(std::chrono::milliseconds timeout);
+  // Reads one frame: its first byte may take up to `wait`; the whole frame must then arrive
+  // within `wait` (or the channel's frame timeout, when shorter) of that first byte: one
+  // deadline per frame, not renewed per piece. The payload buffer grows as bytes arrive, never
+  // to the length the header claims before they are there.
+  Result<Frame> read_frame(std::chrono::milliseconds wait);
+  // Caps the time a frame may take once its first byte arrived (default: no cap beyond `wait`).
+  void set_frame_timeout(std::chrono::milliseconds timeout) { frame_timeout_ = timeout; }
   bool readable_now() { return stream_.readable_now(); }
   void close() { stream_.close(); }
 
  private:
   ByteStream& stream_;
   std::mutex write_mu_;
+  std::chrono::milliseconds frame_timeout_ = std::chrono::milliseconds::max();
 };
 
 // Writes a DataAbort frame carrying `reason`, cut to kMaxAbortPayload bytes without splitting a

@@ -129,6 +129,41 @@ TEST(Config, ScheduleAndFilesystemOverrides) {
 namespace zrep {
 namespace {
 
+TEST(Config, ConnectionLimitsHaveDefaultsAndBounds) {
+  auto c = parse_config(kGood, "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->handshake_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c->frame_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c->session_idle_timeout, std::chrono::seconds(600));
+  EXPECT_EQ(c->max_handshakes, 64);
+  EXPECT_EQ(c->max_handshakes_per_address, 8);
+  EXPECT_EQ(c->max_sessions_per_peer, 32);
+  EXPECT_EQ(c->max_handshakes_per_peer, 8);
+  auto set = parse_config(
+      "host = \"alpha\"\nhandshake_timeout = 2\nframe_timeout = 3\n"
+      "session_idle_timeout = 4\nmax_handshakes = 10\n"
+      "max_handshakes_per_address = 2\nmax_sessions_per_peer = 3\n"
+      "max_handshakes_per_peer = 1\n" +
+          kTls,
+      "test.toml");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->handshake_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(set->frame_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(set->session_idle_timeout, std::chrono::seconds(4));
+  EXPECT_EQ(set->max_handshakes, 10);
+  EXPECT_EQ(set->max_handshakes_per_address, 2);
+  EXPECT_EQ(set->max_sessions_per_peer, 3);
+  EXPECT_EQ(set->max_handshakes_per_peer, 1);
+  expect_error("host = \"alpha\"\nhandshake_timeout = 0\n" + kTls, "handshake_timeout");
+  expect_error("host = \"alpha\"\nhandshake_timeout = 61\n" + kTls, "at most 60");
+  expect_error("host = \"alpha\"\nframe_timeout = -1\n" + kTls, "frame_timeout");
+  expect_error("host = \"alpha\"\nsession_idle_timeout = 0\n" + kTls, "session_idle_timeout");
+  expect_error("host = \"alpha\"\nmax_handshakes = 0\n" + kTls, "max_handshakes");
+  expect_error("host = \"alpha\"\nmax_sessions_per_peer = 5000\n" + kTls, "max_sessions_per_peer");
+  expect_error("host = \"alpha\"\nmax_handshakes = 4\nmax_handshakes_per_address = 5\n" + kTls,
+               "must not exceed");
+}
+
 TEST(Config, TheDocumentedExampleParses) {
   auto c = load_config(ZREP_SOURCE_DIR "/deploy/zrep-agent.toml.example");
   ASSERT_TRUE(c) << c.error().message;
@@ -138,6 +173,8 @@ TEST(Config, TheDocumentedExampleParses) {
   EXPECT_EQ(c->raw_for("tank/data"), std::optional<bool>(true));
   EXPECT_EQ(c->raw_for("tank/other"), std::nullopt);
   EXPECT_EQ(c->lock_lease.count(), 120);
+  EXPECT_EQ(c->handshake_timeout.count(), 5);
+  EXPECT_EQ(c->max_handshakes_per_address, 8);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <random>
 #include <string>
@@ -241,6 +242,69 @@ TEST(FdStreamTest, CloseWakesBlockedReader) {
   ASSERT_FALSE(result);
   EXPECT_EQ(result.code(), ErrorCode::kUnavailable);
   EXPECT_TRUE(p.b->readable_now());  // a closed stream reports, it does not block
+}
+
+// The timeout of a read is one deadline for all of it: a writer that trickles a byte at a time
+// cannot stretch it (it used to be renewed after every piece).
+TEST(FdStreamTest, TrickleDoesNotRenewTheDeadline) {
+  SocketPair p;
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    const uint8_t byte = 1;
+    while (!stop) {
+      if (!p.a->write_all(std::span(&byte, 1))) return;
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  std::array<uint8_t, 64> buf;
+  auto start = std::chrono::steady_clock::now();
+  Status s = p.b->read_exact(buf, 400ms);
+  auto took = std::chrono::steady_clock::now() - start;
+  stop = true;
+  trickle.join();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.code(), ErrorCode::kTimeout) << s.message();
+  EXPECT_LT(took, 1500ms);
+}
+
+// A frame must arrive whole within the channel's frame timeout of its first byte, and a header
+// claiming the largest payload costs no more memory than the bytes that came.
+TEST(FrameChannelTest, TrickledFrameIsDroppedAtTheFrameDeadline) {
+  SocketPair p;
+  p.cb->set_frame_timeout(300ms);
+  auto header = encode_frame_header(FrameType::kControl, kMaxControlPayload);
+  ASSERT_TRUE(p.a->write_all(header));
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    const uint8_t byte = 7;
+    while (!stop) {
+      if (!p.a->write_all(std::span(&byte, 1))) return;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto frame = p.cb->read_frame(30s);  // a long wait for the first byte, not for the frame
+  auto took = std::chrono::steady_clock::now() - start;
+  stop = true;
+  trickle.join();
+  ASSERT_FALSE(frame);
+  EXPECT_EQ(frame.error().code, ErrorCode::kTimeout) << frame.error().message;
+  EXPECT_LT(took, 2s);
+}
+
+TEST(FrameChannelTest, WaitForTheFirstByteIsNotTheFrameDeadline) {
+  SocketPair p;
+  p.cb->set_frame_timeout(200ms);
+  std::thread late([&] {
+    std::this_thread::sleep_for(500ms);  // longer than the frame timeout, within the wait
+    std::string big(300 * 1024, 'x');
+    ASSERT_TRUE(p.ca->write_frame(FrameType::kControl, bytes_of(big)));
+  });
+  auto frame = p.cb->read_frame(5s);
+  late.join();
+  ASSERT_TRUE(frame) << frame.error().message;
+  EXPECT_EQ(frame->payload.size(), 300u * 1024);
+  EXPECT_EQ(frame->payload[12345], 'x');
 }
 
 TEST(FdStreamTest, WorksOverPipes) {
