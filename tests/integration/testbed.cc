@@ -250,6 +250,13 @@ int test_io_timeout() {
   return s > 0 ? s : 30;
 }
 
+std::string test_handshake_timeout_line() {
+  // The agents' default (5 s) on a real host; an emulated guest sets more in the environment.
+  const char* v = std::getenv("ZREP_TEST_HANDSHAKE_TIMEOUT");
+  int s = v != nullptr ? std::atoi(v) : 0;
+  return s > 0 ? "handshake_timeout = " + std::to_string(s) + "\n" : std::string();
+}
+
 bool eventually(const std::function<bool()>& cond, int timeout_s) {
   for (int i = 0; i < timeout_s * 10; ++i) {
     if (cond()) return true;
@@ -268,6 +275,7 @@ Agent::Agent(const std::string& workdir, const AgentSpec& spec) {
   c << "control_socket = \"" << socket_path_ << "\"\n"
     << "log_level = \"debug\"\n"
     << "io_timeout = " << test_io_timeout() << "\n"
+    << test_handshake_timeout_line()
     << spec.extra_config << "\n"
     << "[tls]\nca = \"" << spec.ca << "\"\ncert = \"" << spec.cert << "\"\nkey = \"" << spec.key
     << "\"\n\n"

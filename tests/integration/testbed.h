@@ -80,6 +80,10 @@ bool wait_receives_gone(const std::string& target,
 // The io_timeout of the test agents' configs: 30 s, or $ZREP_TEST_IO_TIMEOUT.
 int test_io_timeout();
 
+// "handshake_timeout = N\n" for the test agents' configs when $ZREP_TEST_HANDSHAKE_TIMEOUT
+// is set (the OpenZFS lane's emulated guest), else "".
+std::string test_handshake_timeout_line();
+
 // Polls every 100 ms until `cond` holds; false when it still does not after `timeout_s`.
 bool eventually(const std::function<bool()>& cond, int timeout_s = 30);
 

@@ -144,6 +144,8 @@ cd /root
 # A peer's step in an emulated guest (a key load, a mount) can be quiet for longer than the
 # 30 s the test agents wait on zfs-fuse.
 export ZREP_TEST_IO_TIMEOUT=${ZREP_TEST_IO_TIMEOUT:-120}
+# ... and a TLS handshake with two tests at a time, for longer than an agent's default 5 s.
+export ZREP_TEST_HANDSHAKE_TIMEOUT=${ZREP_TEST_HANDSHAKE_TIMEOUT:-30}
 JOBS=${LANE_JOBS:-1}
 # One test in its own process, with a timeout; its result line goes to results.tsv (one short
 # append: atomic, also with tests running side by side).
