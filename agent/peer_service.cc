@@ -11,6 +11,7 @@
 #include "agent/retention.h"
 #include "agent/zfs_names.h"
 #include "agent/zrep_props.h"
+#include "common/sanitize.h"
 #include "receiver/stream_header.h"
 #include "receiver/stream_receiver.h"
 
@@ -106,7 +107,8 @@ bool PeerService::session_holds(const std::string& fs) {
 Result<HeldLock> PeerService::hold(const std::string& fs, const char* operation) {
   if (hooks_.locks == nullptr || session_holds(fs)) return HeldLock();
   std::string token = hooks_.locks->new_token();
-  LockOwner owner{session_.peer_name, session_.peer_hello.instance_id(), operation, token};
+  LockOwner owner{session_.peer_name, sanitize_peer_text(session_.peer_hello.instance_id(), 64),
+                  operation, token};
   ZREP_RETURN_IF_ERROR(hooks_.locks->acquire(fs, owner, std::chrono::seconds(0)));
   return HeldLock(hooks_.locks, fs, token);
 }
@@ -125,7 +127,8 @@ Status PeerService::lock(const peer::LockRequest& req) {
     hooks_.locks->release(req.fs(), token);
     return Status::ok();
   }
-  LockOwner owner{session_.peer_name, session_.peer_hello.instance_id(), req.operation(), token};
+  LockOwner owner{session_.peer_name, sanitize_peer_text(session_.peer_hello.instance_id(), 64),
+                  sanitize_peer_text(req.operation(), 64), token};
   ZREP_RETURN_IF_ERROR(hooks_.locks->acquire(req.fs(), owner, std::chrono::seconds(0)));
   if (std::find(tokens_.begin(), tokens_.end(), token) == tokens_.end()) tokens_.push_back(token);
   return Status::ok();
