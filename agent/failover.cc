@@ -1098,7 +1098,10 @@ bool Replicator::sweep(bool everything) {
       unresolved = true;
     }
   };
-  for (const auto& [fs, p] : *found) {
+  for (const auto& entry : *found) {
+    // Not a structured binding: lambdas below capture these, which clang 14 (fuzz build) refuses.
+    const std::string& fs = entry.first;
+    const auto& p = entry.second;
     const bool master = props::get(p, props::kMaster) == "yes";
     const std::string journal = props::get(p, props::kSwitch);
     const std::string fenced = fenced_text(p);

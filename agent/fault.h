@@ -6,6 +6,10 @@
 // The integration tests use them to stop an agent at every step of a failover, and a
 // receiving agent once 16 MiB of a stream arrived ("received-16m"). Unset, a
 // fault point costs one string comparison.
+//
+// The hooks exist only in the test binary, zrep-agent-test (links fault.cc), which the
+// integration tests run. The production binary, zrep-agent, links fault_off.cc: there a fault
+// point is an empty function and neither variable has any effect.
 #pragma once
 
 namespace zrep {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "agent/net.h"
+#include "common/sanitize.h"
 
 namespace zrep {
 namespace {
@@ -233,7 +234,7 @@ Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool diall
       }
       fail_waiters(peer_name, m.session_refused().nonce(),
                    peer_name + " could not open the session: " +
-                       m.session_refused().reason().substr(0, 1024));
+                       sanitize_peer_text(m.session_refused().reason()));
     } else if (!m.has_heartbeat()) {
       ended = make_error(ErrorCode::kProtocol, peer_name + " sent an unknown link message");
       break;

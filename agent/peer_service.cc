@@ -13,6 +13,7 @@
 #include "agent/role_switch.h"
 #include "agent/zfs_names.h"
 #include "agent/zrep_props.h"
+#include "common/sanitize.h"
 #include "receiver/stream_header.h"
 #include "receiver/stream_receiver.h"
 
@@ -112,7 +113,8 @@ bool PeerService::session_holds(const std::string& fs) {
 Result<HeldLock> PeerService::hold(const std::string& fs, const char* operation) {
   if (hooks_.locks == nullptr || session_holds(fs)) return HeldLock();
   std::string token = hooks_.locks->new_token();
-  LockOwner owner{session_.peer_name, session_.peer_hello.instance_id(), operation, token};
+  LockOwner owner{session_.peer_name, sanitize_peer_text(session_.peer_hello.instance_id(), 64),
+                  operation, token};
   ZREP_RETURN_IF_ERROR(hooks_.locks->acquire(fs, owner, std::chrono::seconds(0)));
   return HeldLock(hooks_.locks, fs, token);
 }
@@ -143,7 +145,8 @@ Status PeerService::lock(const peer::LockRequest& req) {
   }
   ZREP_RETURN_IF_ERROR(may_peer_lock(session_.peer_name, req.fs(), *exists, p, config_.host));
   const auto max_hold = peer_lock_is_bounded(p) ? config_.lock_lease : std::chrono::seconds(0);
-  LockOwner owner{session_.peer_name, session_.peer_hello.instance_id(), req.operation(), token};
+  LockOwner owner{session_.peer_name, sanitize_peer_text(session_.peer_hello.instance_id(), 64),
+                  sanitize_peer_text(req.operation(), 64), token};
   ZREP_RETURN_IF_ERROR(hooks_.locks->acquire(req.fs(), owner, std::chrono::seconds(0),
                                              LockTable::Steady::now(), max_hold));
   if (std::find(tokens_.begin(), tokens_.end(), token) == tokens_.end()) tokens_.push_back(token);

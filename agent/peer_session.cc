@@ -6,6 +6,7 @@
 #include <map>
 
 #include "agent/net.h"
+#include "common/sanitize.h"
 
 namespace zrep {
 namespace {
@@ -63,15 +64,16 @@ Status check_hello(const peer::Hello& hello, const std::string& cert_name) {
   if (hello.protocol_version() != kProtocolVersion) {
     return make_error(ErrorCode::kProtocol,
                       "protocol version mismatch: peer '" + cert_name + "' (agent " +
-                          hello.agent_version() + ") speaks version " +
+                          sanitize_peer_text(hello.agent_version()) + ") speaks version " +
                           std::to_string(hello.protocol_version()) + ", this agent (" +
                           kAgentVersion + ") speaks version " + std::to_string(kProtocolVersion) +
                           "; run the same zrep-agent release on both hosts");
   }
   if (hello.host() != cert_name) {
     return make_error(ErrorCode::kPermissionDenied,
-                      "peer calls itself '" + hello.host() + "' but its certificate is for '" +
-                          cert_name + "'; check 'host' in the peer's config");
+                      "peer calls itself '" + sanitize_peer_text(hello.host()) +
+                          "' but its certificate is for '" + cert_name +
+                          "'; check 'host' in the peer's config");
   }
   return Status::ok();
 }
@@ -84,7 +86,8 @@ peer::Error to_wire(const Error& e) {
 }
 
 Error from_wire(const peer::Error& e, const std::string& peer_name) {
-  return make_error(code_from_name(e.code()), "on " + peer_name + ": " + e.message());
+  return make_error(code_from_name(e.code()),
+                    "on " + peer_name + ": " + sanitize_peer_text(e.message()));
 }
 
 Result<std::unique_ptr<PeerSession>> dial_peer(const Config& config, TlsContext& tls,

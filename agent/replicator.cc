@@ -12,6 +12,7 @@
 #include "agent/sync_plan.h"
 #include "agent/zfs_names.h"
 #include "agent/zrep_props.h"
+#include "common/sanitize.h"
 #include "sender/stream_sender.h"
 
 namespace zrep {
@@ -479,7 +480,7 @@ Result<json> Replicator::init_with(const control::InitCommand& cmd, const Progre
               {"bytes", done->raw_bytes()},
               {"seconds", secs},
               {"resumed", !resume_snap.empty()},
-              {"replaced_as", done->replaced_as()}};
+              {"replaced_as", sanitize_peer_text(done->replaced_as())}};
 }
 
 Result<json> Replicator::sync(const control::SyncCommand& cmd, const ProgressSink& progress) {

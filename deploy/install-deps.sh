@@ -8,6 +8,7 @@ PKGS=(
   libasio-dev libssl-dev libprotobuf-dev protobuf-compiler liblz4-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev
   zfs-fuse fuse procps coreutils
 )
 

@@ -14,6 +14,7 @@
 
 #include "common/buffer_ring.h"
 #include "common/progress_ticker.h"
+#include "common/sanitize.h"
 #include "crypto/stream_checksum.h"
 #include "proto/data_block.h"
 
@@ -101,7 +102,8 @@ class StreamReceiver {
         case FrameType::kDataAbort:
           return make_error(
               ErrorCode::kUnavailable,
-              "sender aborted: " + std::string(frame->payload.begin(), frame->payload.end()));
+              "sender aborted: " +
+                  sanitize_peer_text(std::string(frame->payload.begin(), frame->payload.end())));
         case FrameType::kControl:
           return abort_and_drain(
               make_error(ErrorCode::kProtocol, "unexpected control frame during a data stream"));

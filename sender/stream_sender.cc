@@ -12,6 +12,7 @@
 
 #include "common/buffer_ring.h"
 #include "common/progress_ticker.h"
+#include "common/sanitize.h"
 #include "crypto/stream_checksum.h"
 #include "proto/data_block.h"
 
@@ -149,7 +150,7 @@ class StreamSender {
     std::string reason(frame->payload.begin(), frame->payload.end());
     // The receiver discards frames until it sees ours; then the channel is in step again.
     (void)write_data_abort(channel_, "sender acknowledges abort");
-    return make_error(ErrorCode::kUnavailable, "receiver aborted: " + reason);
+    return make_error(ErrorCode::kUnavailable, "receiver aborted: " + sanitize_peer_text(reason));
   }
 
   Status fail_locally(const Error& error) {

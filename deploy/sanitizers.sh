@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Sanitizer builds and their test runs (gcc):
+#   build-asan/  AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer: the unit tests,
+#                then the zfs-fuse integration tests, whose agents are the sanitized binary
+#                (ZREP_AGENT_BINARY points into build-asan/);
+#   build-tsan/  ThreadSanitizer: the unit tests.
+# Only the targets the tests need are built (unit_tests, integration_tests and the agents).
+# Any sanitizer report fails the run: the sanitizers abort the process at the first error, and
+# reports of agents the integration tests start (which the tests may not notice) are written to
+# build-*/sanitizer-logs/ and fail the run too.
+#
+# usage: deploy/sanitizers.sh [asan|tsan|all]     (default all)
+# environment:
+#   JOBS                 parallel compile jobs (default 2)
+#   SAN_INTEGRATION=0    skip the integration tests of the ASan build
+#   SAN_FILTER           ctest -R regexp for the ASan integration tests (default: all of them)
+#   CMAKE_CXX_COMPILER_LAUNCHER  e.g. ccache (used when ccache is installed)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+what=${1:-all}
+jobs=${JOBS:-2}
+launcher=${CMAKE_CXX_COMPILER_LAUNCHER:-$(command -v ccache || true)}
+
+case $what in asan | tsan | all) ;; *)
+  echo "usage: $0 [asan|tsan|all]" >&2
+  exit 2
+  ;;
+esac
+
+log() { printf '[sanitizers %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+now() { date +%s; }
+declare -a TIMES=()
+
+configure() { # dir flags
+  local dir=$1 flags=$2
+  cmake -S "$here" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=g++ \
+    ${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"} \
+    -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+    -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
+}
+
+# Sanitizer reports the tests did not see (agents run in the background) fail the run.
+check_logs() { # dir
+  local logs=$1/sanitizer-logs
+  if compgen -G "$logs/*" >/dev/null; then
+    log "FAILED: sanitizer reports in $logs:"
+    for f in "$logs"/*; do
+      echo "----- $f" >&2
+      head -60 "$f" >&2
+    done
+    return 1
+  fi
+}
+
+# Runs a command in dir; fails when it fails or left sanitizer reports (printed either way).
+run_checked() { # dir command...
+  local dir=$1 rc=0
+  shift
+  (cd "$dir" && "$@") || rc=$?
+  check_logs "$dir" || rc=1
+  [ "$rc" = 0 ] || { log "FAILED ($*)"; exit 1; }
+}
+
+fresh_logs() { # dir
+  rm -rf "$1/sanitizer-logs"
+  mkdir -p "$1/sanitizer-logs"
+}
+
+run_asan() {
+  local dir=$here/build-asan t
+  # -O1 -g1 (line tables: reports name file and line; compiles much faster than -O2 -g), frame
+  # pointers for the unwinder's stack traces.
+  local flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+  t=$(now)
+  log "ASan+UBSan: configure and build into $dir"
+  configure "$dir" "$flags"
+  cmake --build "$dir" -j "$jobs" --target unit_tests integration_tests zrep-agent zrep-agent-test
+  TIMES+=("$(printf '%-36s %5ss' "asan build" $(($(now) - t)))")
+
+  fresh_logs "$dir"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=1:log_path=$dir/sanitizer-logs/asan:log_exe_name=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$dir/sanitizer-logs/ubsan:log_exe_name=1"
+  t=$(now)
+  log "ASan+UBSan: unit tests"
+  run_checked "$dir" ctest -L unit -j "$jobs" --output-on-failure --timeout 300
+  TIMES+=("$(printf '%-36s %5ss' "asan unit tests" $(($(now) - t)))")
+
+  if [ "${SAN_INTEGRATION:-1}" = 1 ]; then
+    "$here/deploy/zfs-testbed.sh" start
+    t=$(now)
+    log "ASan+UBSan: integration tests (zfs-fuse; the agents are $dir/zrep-agent-test)"
+    run_checked "$dir" ctest -L integration ${SAN_FILTER:+-R "$SAN_FILTER"} --output-on-failure --timeout 900
+    TIMES+=("$(printf '%-36s %5ss' "asan integration tests" $(($(now) - t)))")
+  fi
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+}
+
+run_tsan() {
+  local dir=$here/build-tsan t
+  local flags="-fsanitize=thread -fno-omit-frame-pointer"
+  t=$(now)
+  log "TSan: configure and build into $dir"
+  configure "$dir" "$flags"
+  cmake --build "$dir" -j "$jobs" --target unit_tests
+  TIMES+=("$(printf '%-36s %5ss' "tsan build" $(($(now) - t)))")
+
+  fresh_logs "$dir"
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$dir/sanitizer-logs/tsan:log_exe_name=1"
+  t=$(now)
+  log "TSan: unit tests"
+  run_checked "$dir" ctest -L unit -j "$jobs" --output-on-failure --timeout 300
+  TIMES+=("$(printf '%-36s %5ss' "tsan unit tests" $(($(now) - t)))")
+  unset TSAN_OPTIONS
+}
+
+case $what in
+  asan) run_asan ;;
+  tsan) run_tsan ;;
+  all)
+    run_asan
+    run_tsan
+    ;;
+esac
+log "clean; times:"
+printf '  %s\n' "${TIMES[@]}" >&2
