@@ -70,7 +70,8 @@ class HostileListener {
       ::close(fd);
       return;
     }
-    auto s = accept_peer(config_, *tls_, fd, make_hello(config_, zfs->features(), "liar"));
+    auto s = accept_peer(config_, *tls_, fd, make_hello(config_, zfs->features(), "liar"),
+                         std::chrono::steady_clock::now() + std::chrono::seconds(30));
     if (!s) return;
     while (!stop_) {
       peer::Request req;

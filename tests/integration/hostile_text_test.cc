@@ -67,7 +67,8 @@ class HostileServer {
       if (::poll(&p, 1, 100) <= 0) continue;
       int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
-      auto session = accept_peer(config_, *tls_, c, hello_);
+      auto session = accept_peer(config_, *tls_, c, hello_,
+                                 std::chrono::steady_clock::now() + std::chrono::seconds(30));
       if (!session) continue;
       peer::Request req;
       while (!stop_ && receive_message(*(*session)->channel, req, std::chrono::seconds(5))) {
