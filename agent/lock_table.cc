@@ -17,22 +17,29 @@ Status LockTable::acquire(const std::string& fs, const LockOwner& owner, std::ch
     it->second.expires = std::min(expires, it->second.limit);
     return Status::ok();
   }
-  if (max_hold.count() > 0 && it != locks_.end() && it->second.owner.host == owner.host &&
-      it->second.limit != Steady::time_point::max() && it->second.limit <= now &&
-      now < it->second.limit + max_hold) {
-    // It sat on its last lock until the limit: others get the next max_hold, or a peer that
-    // takes the lock again at once would hold it for ever after all.
-    return make_error(ErrorCode::kConflict,
-                      "busy: " + owner.host + " held " + fs +
-                          (here_.empty() ? "" : " on " + here_) + " for the longest it may (" +
-                          std::to_string(max_hold.count()) + " s); it may lock it again " +
-                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                             it->second.limit + max_hold - now)
-                                             .count()) +
-                          " s from now");
+  if (it != locks_.end() && it->second.limit != Steady::time_point::max() &&
+      it->second.limit <= now) {
+    // Its holder sat on it until the limit: others get the next max_hold, or a peer that takes
+    // the lock again at once would hold it for ever after all.
+    barred_[fs] = Bar{it->second.owner.host, it->second.limit + it->second.max_hold};
+  }
+  if (auto bar = barred_.find(fs); bar != barred_.end()) {
+    if (bar->second.until <= now) {
+      barred_.erase(bar);
+    } else if (bar->second.host == owner.host && max_hold.count() > 0) {
+      return make_error(ErrorCode::kConflict,
+                        "busy: " + owner.host + " held " + fs +
+                            (here_.empty() ? "" : " on " + here_) + " for the longest it may (" +
+                            std::to_string(max_hold.count()) + " s); it may lock it again " +
+                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                               bar->second.until - now)
+                                               .count()) +
+                            " s from now");
+    }
   }
   const auto limit = max_hold.count() > 0 ? now + max_hold : Steady::time_point::max();
-  locks_[fs] = LockInfo{owner, std::chrono::system_clock::now(), std::min(expires, limit), limit};
+  locks_[fs] =
+      LockInfo{owner, std::chrono::system_clock::now(), std::min(expires, limit), limit, max_hold};
   return Status::ok();
 }
 

@@ -32,6 +32,7 @@ struct LockInfo {
   std::chrono::steady_clock::time_point expires;  // steady_clock::time_point::max(): no lease
   // No renewal extends the lock past this (max(): no limit).
   std::chrono::steady_clock::time_point limit = std::chrono::steady_clock::time_point::max();
+  std::chrono::seconds max_hold{0};  // what set `limit` (0: none)
 };
 
 class LockTable {
@@ -62,6 +63,13 @@ class LockTable {
   const std::string here_;  // this host's name, for messages
   std::mutex mu_;
   std::map<std::string, LockInfo> locks_;
+  // A host that sat on its lock of fs until the limit may not lock fs again until `until`,
+  // whoever held fs in between (kept apart from locks_, which the next holder overwrites).
+  struct Bar {
+    std::string host;
+    Steady::time_point until;
+  };
+  std::map<std::string, Bar> barred_;
   uint64_t next_token_ = 1;  // guarded by mu_
 };
 
