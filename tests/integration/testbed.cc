@@ -275,8 +275,7 @@ Agent::Agent(const std::string& workdir, const AgentSpec& spec) {
   c << "control_socket = \"" << socket_path_ << "\"\n"
     << "log_level = \"debug\"\n"
     << "io_timeout = " << test_io_timeout() << "\n"
-    << test_handshake_timeout_line()
-    << spec.extra_config << "\n"
+    << test_handshake_timeout_line() << spec.extra_config << "\n"
     << "[tls]\nca = \"" << spec.ca << "\"\ncert = \"" << spec.cert << "\"\nkey = \"" << spec.key
     << "\"\n\n"
     << "[[peer]]\nname = \"" << spec.peer << "\"\n";
