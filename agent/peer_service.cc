@@ -9,6 +9,7 @@
 #include "agent/failover.h"
 #include "agent/fault.h"
 #include "agent/net.h"
+#include "agent/peer_trust.h"
 #include "agent/retention.h"
 #include "agent/role_switch.h"
 #include "agent/zfs_names.h"
@@ -252,14 +253,17 @@ Result<peer::DescribeReply> PeerService::describe(const peer::DescribeRequest& r
   reply.set_exists(*exists);
   std::string parent = parent_of(req.fs());
   if (*exists) {
+    reply.set_parent_exists(true);
     auto p = zfs_.get_props(req.fs(), props::filesystem_props());
     if (!p) return p.error();
+    // A dataset not paired with this peer: it learns that it exists (so init refuses it), not
+    // its properties, snapshots (GUIDs) or partial receive (agent/peer_trust.h).
+    if (!paired_with_peer(*p, session_.peer_name)) return reply;
     for (const auto& [k, v] : *p) (*reply.mutable_props())[k] = v;
     note_requester(req, *p);
     auto snaps = zfs_.list_snapshots(req.fs());
     if (!snaps) return snaps.error();
     to_wire(*snaps, reply.mutable_snapshots());
-    reply.set_parent_exists(true);
     auto token = zfs_.resume_token(req.fs());
     if (token) reply.set_resume_token(*token);
   } else if (!parent.empty()) {
@@ -363,14 +367,7 @@ Status PeerService::check_destination_of_peer(const std::string& dest, const pro
   if (!props::get(p, props::kFenced).empty()) {
     return demoted_refusal(dest, config_.host, props::get(p, props::kFenced));
   }
-  std::string src_host = props::get(p, props::kSrcHost);
-  if (src_host != session_.peer_name) {
-    return make_error(ErrorCode::kPermissionDenied, dest + " on " + config_.host +
-                                                        " is replicated from '" +
-                                                        (src_host.empty() ? "nobody" : src_host) +
-                                                        "', not from '" + session_.peer_name + "'");
-  }
-  return Status::ok();
+  return check_replica_of_peer(dest, p, session_.peer_name, config_.host);
 }
 
 Result<peer::ExpireReply> PeerService::expire(const peer::ExpireRequest& req) {
@@ -411,18 +408,26 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   if (!held) return held.error();
   const bool init = req.base_guid() == 0;
   if (init) ZREP_RETURN_IF_ERROR(check_pairing(req.pairing()));
-  // A partial receive that an interrupted stream left (OpenZFS, `recv -s`): resumed when the
-  // sender asks with its token; otherwise discarded first (the sender starts over).
+  // Ownership first: nothing below (not even discarding a partial receive) touches a dataset
+  // that this peer does not feed, whichever path the request takes (init, init --force, a
+  // resumed init, an incremental, a resumed incremental).
   bool resuming = false;
   {
     auto there = zfs_.exists(dest);
     if (!there) return there.error();
     std::string token;
     if (*there) {
+      auto p = zfs_.get_props(dest, props::filesystem_props());
+      if (!p) return p.error();
+      Status mine = check_destination_of_peer(dest, *p);
+      if (!mine && init) return mine.with_context("init refuses to replace it");
+      ZREP_RETURN_IF_ERROR(mine);
       auto t = zfs_.resume_token(dest);
       if (!t) return t.error();
       token = *t;
     }
+    // A partial receive that an interrupted stream left (OpenZFS, `recv -s`): resumed when the
+    // sender asks with its token; otherwise discarded first (the sender starts over).
     if (!req.resume_token().empty()) {
       if (req.resume_token() != token) {
         return make_error(ErrorCode::kConflict, "the partial receive into " + dest + " on " +
@@ -507,6 +512,30 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   // Not while an old copy is set aside: a failed receive must leave dest free for it to come
   // back, and a later attempt must know it is there.
   spec.resumable = resumable && set_aside.empty();
+  // Received data is inert: setuid binaries and device files of a replica have no effect.
+  // setuid=off and devices=off are set before the data is first mounted, and with them the
+  // mark that this peer feeds dest (so a partial receive left behind is known as its own).
+  if (init && !resuming) {
+    const std::vector<std::pair<std::string, std::string>> inert = {
+        {"setuid", "off"},
+        {"devices", "off"},
+        {props::kSrcHost, session_.peer_name},
+        {props::kDestFs, dest}};
+    if (zfs_.features().recv_options) {
+      spec.no_mount = true;  // mounted below, once verified
+      spec.props = inert;
+    }
+    // Without recv -u and -o (zfs-fuse) the properties are set right after the receive, and
+    // mount_inert below puts nosuid,nodev on the mount (zfs-fuse ignores both properties).
+  } else if (!init) {
+    // A replica received before this rule (or changed by hand): off again before new data.
+    auto cur = zfs_.get_props(dest, {"setuid", "devices"});
+    if (!cur) return fail(cur.error(), false);
+    for (const char* prop : {"setuid", "devices"}) {
+      if (props::get(*cur, prop) == "off") continue;
+      if (Status s = zfs_.set_prop(dest, prop, "off"); !s) return fail(s.error(), false);
+    }
+  }
   auto child = zfs_.start_recv(spec);
   if (!child) return fail(child.error(), false);
 
@@ -551,12 +580,22 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
                                             std::to_string(req.guid()) + "; it was removed"),
         true);
   }
+  if (init && !zfs_.features().recv_options) {
+    for (const char* prop : {"setuid", "devices"}) {
+      if (Status s = zfs_.set_prop(dest, prop, "off"); !s) return fail(s.error(), true);
+    }
+  }
   peer::ReceiveReply reply;
   reply.set_received_guid(req.guid());
   reply.set_raw_bytes(got->raw_bytes);
   reply.set_replaced_as(set_aside);
   ZREP_RETURN_IF_ERROR(after_receive(req, reply));
   if (resumable) (void)zfs_.inherit_prop(dest, props::kReceiving);
+  // Mounted only now (received with -u), or mounted again by zfs recv (zfs-fuse, which needs
+  // nosuid,nodev put back on the mount). A raw replica without its key stays unmounted.
+  if (Status m = zfs_.mount_inert(dest); !m) {
+    spdlog::warn("peer {}: {} is not mounted: {}", session_.peer_name, dest, m.message());
+  }
   spdlog::info("peer {}: received {} ({} bytes, GUID verified)", session_.peer_name, target,
                got->raw_bytes);
   return reply;
@@ -594,17 +633,18 @@ Result<peer::PairReply> PeerService::pair(const peer::PairRequest& req) {
   ZREP_RETURN_IF_ERROR(check_pairing(req.pairing()));
   auto held = hold(dest, "changedest");
   if (!held) return held.error();
+  auto exists = zfs_.exists(dest);
+  if (!exists) return exists.error();
+  if (!*exists) {
+    return make_error(ErrorCode::kNotFound, dest + " does not exist on " + config_.host +
+                                                "; use 'zrep-agent init' for a new destination");
+  }
   auto p = zfs_.get_props(dest, props::filesystem_props());
   if (!p) return p.error();
-  if (props::get(*p, props::kMaster) == "yes") {
-    return make_error(ErrorCode::kConflict, dest + " is a master on " + config_.host +
-                                                "; it cannot become a destination");
-  }
-  const std::string src_host = props::get(*p, props::kSrcHost);
-  if (!src_host.empty() && src_host != session_.peer_name) {
-    return make_error(ErrorCode::kPermissionDenied,
-                      dest + " on " + config_.host + " is replicated from '" + src_host + "'");
-  }
+  // Only a replica this peer feeds already (or one the operator here marked for it): the GUIDs
+  // the peer echoes never make an unmanaged or another peer's dataset its destination.
+  ZREP_RETURN_IF_ERROR(
+      check_may_pair(dest, *p, session_.peer_name, req.pairing().src_fs(), config_.host));
   auto snaps = zfs_.list_snapshots(dest);
   if (!snaps) return snaps.error();
   std::vector<const SnapshotInfo*> common;

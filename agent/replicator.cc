@@ -8,9 +8,11 @@
 #include "agent/failover.h"
 #include "agent/fault.h"
 #include "agent/peer_service.h"
+#include "agent/peer_trust.h"
 #include "agent/retention.h"
 #include "agent/sync_plan.h"
 #include "agent/zfs_names.h"
+#include "agent/zfs_parse.h"
 #include "agent/zrep_props.h"
 #include "common/sanitize.h"
 #include "sender/stream_sender.h"
@@ -201,6 +203,12 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
   auto raw_wanted = use_raw(fs, peer);
   if (!raw_wanted) return raw_wanted.error();
   const bool raw = *raw_wanted;
+  if (!req.resume_token().empty()) {
+    // `zfs send -t` sends what the token names, whatever the plan: the peer's token is used
+    // only when it names exactly this snapshot, this base and these flags.
+    ZREP_RETURN_IF_ERROR(
+        check_resume_token_here(req.resume_token(), snapshot, req.guid(), req.base_guid(), raw));
+  }
   auto started = std::chrono::steady_clock::now();
   auto stream = [&](FrameChannel& ch) -> Status {
     SendSpec spec;
@@ -286,7 +294,14 @@ Result<std::string> Replicator::choose_snapshot(const std::string& fs,
 }
 
 void Replicator::settle_failed_send(const std::string& snap, const std::string& dest_host,
-                                    const std::string& dest_fs) {
+                                    const std::string& dest_fs, bool created_by_this_run,
+                                    uint64_t base_guid) {
+  if (!created_by_this_run) {
+    // Not made by this run (a resumed transfer, or an unsent snapshot sent again): what the
+    // destination says of it never makes this host destroy it.
+    spdlog::warn("{} stays, unsent: this run did not create it", snap);
+    return;
+  }
   auto guid = zfs_.get_props(snap, {"guid"});
   auto peer = connect(dest_host);
   Result<peer::DescribeReply> there =
@@ -296,24 +311,48 @@ void Replicator::settle_failed_send(const std::string& snap, const std::string& 
                  !there ? there.error().message : guid.error().message);
     return;
   }
-  if (!there->resume_token().empty()) {
+  FailedSendFacts facts;
+  facts.snapshot = snap;
+  facts.guid = parse_u64(props::get(*guid, "guid")).value_or(0);
+  facts.created_by_this_run = created_by_this_run;
+  facts.base_guid = base_guid;
+  facts.destination_has_partial = !there->resume_token().empty();
+  for (const auto& s : there->snapshots()) {
+    if (s.guid() == facts.guid) facts.destination_has_guid = true;
+  }
+  if (facts.destination_has_partial) {
     spdlog::warn("{} stays, unsent: {} holds part of it and the next sync resumes the transfer",
                  snap, dest_host);
     return;
   }
-  for (const auto& s : there->snapshots()) {
-    if (std::to_string(s.guid()) == props::get(*guid, "guid")) {
-      spdlog::warn(
-          "{} arrived on {} although the transfer reported a failure; the next sync "
-          "marks it sent",
-          snap, dest_host);
-      return;
-    }
+  if (facts.destination_has_guid) {
+    spdlog::warn(
+        "{} arrived on {} although the transfer reported a failure; the next sync "
+        "marks it sent",
+        snap, dest_host);
+    return;
+  }
+  if (!may_destroy_after_failed_send(facts)) {
+    spdlog::warn("{} stays, unsent: it is not a snapshot this run may remove", snap);
+    return;
   }
   // Certainly not there: leave the source as it was before this attempt.
   if (Status st = zfs_.destroy_snapshot(snap); !st) {
     spdlog::warn("could not remove the unsent snapshot {}: {}", snap, st.message());
   }
+}
+
+Status Replicator::check_resume_token_here(const std::string& token, const std::string& snapshot,
+                                           uint64_t guid, uint64_t base_guid, bool raw) {
+  if (!zfs_.features().resumable_receive) {
+    return make_error(ErrorCode::kConflict,
+                      "this host cannot resume a send (" + zfs_.features().version + ")");
+  }
+  auto text = zfs_.resume_token_contents(token);
+  if (!text) return text.error();
+  auto info = parse_resume_token_contents(*text);
+  if (!info) return info.error();
+  return check_resume_token(*info, snapshot, guid, base_guid, raw);
 }
 
 Result<json> Replicator::adopt_replica(const std::string& fs, const control::InitCommand& cmd,
@@ -412,8 +451,21 @@ Result<json> Replicator::init_with(const control::InitCommand& cmd, const Progre
       remote->exists() && !remote->resume_token().empty() && remote->snapshots().empty();
   std::string resume_snap;
   if (partial_init) {
+    const SnapshotInfo* candidate = nullptr;
     for (const auto& s : *local) {
-      if (!s.sent && parse_zrep_snap(snap_part_of(s.name))) resume_snap = s.name;
+      if (!s.sent && parse_zrep_snap(snap_part_of(s.name))) candidate = &s;
+    }
+    if (candidate != nullptr) {
+      auto raw = use_raw(fs, **peer);
+      if (!raw) return raw.error();
+      Status fits = check_resume_token_here(remote->resume_token(), candidate->name,
+                                            candidate->guid, 0, *raw);
+      if (fits) {
+        resume_snap = candidate->name;
+      } else {
+        spdlog::warn("init {}: not resuming the partial receive on {}: {}", fs, cmd.remote_host(),
+                     fits.message());
+      }
     }
     if (resume_snap.empty()) {
       spdlog::warn(
@@ -458,7 +510,9 @@ Result<json> Replicator::init_with(const control::InitCommand& cmd, const Progre
   spdlog::info("init {} -> {}:{}: full send of {}", fs, cmd.remote_host(), cmd.dest_fs(), snap);
   auto done = send_snapshot(**peer, snap, nullptr, req, progress);
   if (!done) {
-    settle_failed_send(snap, cmd.remote_host(), cmd.dest_fs());
+    // A snapshot this run made (not a resumed one, nor the caller's recursive snapshot).
+    settle_failed_send(snap, cmd.remote_host(), cmd.dest_fs(),
+                       resume_snap.empty() && given_snapshot.empty(), 0);
     record_result(fs, done.status(), 0, 0);
     return done.error();
   }
@@ -645,11 +699,27 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
     auto it = std::find_if(local->begin(), local->end(), [&](const SnapshotInfo& s) {
       return s.name == name && std::to_string(s.guid) == rec["guid"];
     });
+    // The partial receive and its record are the peer's words: resumed only for an unsent
+    // zrep snapshot after the base, and a token that names exactly it (OpenZFS here).
+    Status fits = make_error(ErrorCode::kConflict, "that snapshot or its base is gone here");
     if (it != local->end() && std::to_string(plan->base.guid) == rec["base"]) {
+      if (!parse_zrep_snap(snap_part_of(it->name)) || it->sent ||
+          it->createtxg <= plan->base.createtxg) {
+        fits = make_error(ErrorCode::kConflict,
+                          it->name + " is not an unsent zrep snapshot after " + plan->base.name);
+      } else {
+        auto raw = use_raw(fs, **peer);
+        fits = raw ? check_resume_token_here(remote->resume_token(), it->name, it->guid,
+                                             plan->base.guid, *raw)
+                   : Status(raw.error());
+      }
+    }
+    if (fits) {
       spdlog::info("{}: resuming the interrupted transfer of {} to {}", fs, name, dest_host);
       req.set_resume_token(remote->resume_token());
       snap = name;
     } else {
+      spdlog::warn("{}: not resuming on {}: {}", fs, dest_host, fits.message());
       spdlog::warn(
           "{}: {}:{} holds a partial receive of {} that cannot be resumed (that "
           "snapshot or its base is gone here); it is discarded and the transfer "
@@ -662,11 +732,17 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
     snap = given_snapshot.empty() ? choose_snapshot(fs, *local, *plan) : given_snapshot;
   }
   if (!snap) return fail(snap.error());
+  // Made by this run: a new snapshot (not an unsent one sent again past max_unsent, not the
+  // one a resumed transfer names), or the caller's recursive snapshot.
+  const bool created = req.resume_token().empty() &&
+                       (!given_snapshot.empty() ||
+                        std::none_of(local->begin(), local->end(),
+                                     [&](const SnapshotInfo& s) { return s.name == *snap; }));
   auto done = send_snapshot(**peer, *snap, &plan->base, req, progress);
   if (!done) {
     // Keep the snapshot only when the peer may have it (the connection broke): the next sync
     // finds it there by GUID. A refusal means it never arrived: leave the source as it was.
-    settle_failed_send(*snap, dest_host, dest_fs);
+    settle_failed_send(*snap, dest_host, dest_fs, created, plan->base.guid);
     return fail(done.error());
   }
   std::set<uint64_t> there;

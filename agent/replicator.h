@@ -165,8 +165,14 @@ class Replicator {
                                       const SyncPlan& plan);
   // After a failed transfer of `snap`: destroys it when the destination certainly lacks it
   // (the source is left as it was), keeps it (unsent) when that cannot be told or it arrived.
+  // Only a zrep snapshot that this run created (`created_by_this_run`) and that is not the
+  // incremental base (`base_guid`) is ever destroyed (agent/peer_trust.h).
   void settle_failed_send(const std::string& snap, const std::string& dest_host,
-                          const std::string& dest_fs);
+                          const std::string& dest_fs, bool created_by_this_run, uint64_t base_guid);
+  // OpenZFS: the destination's resume token must name exactly `snapshot` (GUID `guid`) from
+  // `base_guid` (0: full) and be raw exactly when `raw`; read with `zfs send -nvt` here.
+  Status check_resume_token_here(const std::string& token, const std::string& snapshot,
+                                 uint64_t guid, uint64_t base_guid, bool raw);
   // init when dest already is this filesystem's complete replica (a lost final answer).
   // kNotFound when it is not.
   Result<nlohmann::json> adopt_replica(const std::string& fs, const control::InitCommand& cmd,

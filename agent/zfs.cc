@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <thread>
@@ -340,6 +341,18 @@ Result<std::string> Zfs::resume_token(const std::string& fs) const {
   return it->second;
 }
 
+Result<std::string> Zfs::resume_token_contents(const std::string& token) const {
+  if (!features_.resumable_receive) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "resume tokens need OpenZFS; this ZFS is " + features_.version);
+  }
+  ZREP_RETURN_IF_ERROR(validate_resume_token(token));
+  auto out = zfs({"send", "-nvt", token});
+  if (!out) return out.error();
+  if (out->exit_code != 0) return failure(*out, "cannot read the resume token");
+  return out->out;
+}
+
 Status Zfs::abort_partial_receive(const std::string& fs) const {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
   auto out = zfs({"recv", "-A", fs});
@@ -424,6 +437,39 @@ Status Zfs::mount(const std::string& fs) const {
   auto out = zfs({"mount", fs});
   if (!out) return out.error();
   if (out->exit_code != 0) return failure(*out, "cannot mount " + fs);
+  return Status::ok();
+}
+
+Status Zfs::mount_inert(const std::string& fs) const {
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
+  std::vector<std::string> wanted{"mounted", "mountpoint", "canmount"};
+  if (features_.raw_send) wanted.push_back("keystatus");  // native encryption (OpenZFS)
+  auto p = get_props(fs, wanted);
+  if (!p) return p.error();
+  const std::string mountpoint = props::get(*p, "mountpoint");
+  if (mountpoint.empty() || mountpoint[0] != '/' || props::get(*p, "canmount") == "off") {
+    return Status::ok();  // none, legacy or "none": nothing zfs mounts
+  }
+  if (props::get(*p, "keystatus") == "unavailable") return Status::ok();  // raw, no key here
+  if (props::get(*p, "mounted") != "yes") ZREP_RETURN_IF_ERROR(mount(fs));
+  std::ifstream in("/proc/mounts");
+  if (!in) return Status::ok();  // not Linux: zfs applies setuid/devices itself
+  std::stringstream text;
+  text << in.rdbuf();
+  auto opts = mount_options_at(text.str(), mountpoint);
+  if (!opts) return Status::ok();
+  const bool nosuid = std::find(opts->begin(), opts->end(), "nosuid") != opts->end();
+  const bool nodev = std::find(opts->begin(), opts->end(), "nodev") != opts->end();
+  if (nosuid && nodev) return Status::ok();
+  // The ZFS mounted it with setuid or devices honoured although both are off (zfs-fuse
+  // ignores them): take them away from the mount itself.
+  auto out = run_process({"mount", "-o", "remount,bind,nosuid,nodev", mountpoint},
+                         options_.command_timeout);
+  if (!out) return out.error();
+  if (out->exit_code != 0 || out->timed_out) {
+    return make_error(ErrorCode::kZfs, "cannot remount " + mountpoint +
+                                           " nosuid,nodev: " + condense_zfs_stderr(out->err));
+  }
   return Status::ok();
 }
 
@@ -516,9 +562,19 @@ Result<Child> Zfs::start_recv(const RecvSpec& spec) const {
     return make_error(ErrorCode::kInvalidArgument,
                       "resumable receive (-s) needs OpenZFS; this ZFS is " + features_.version);
   }
+  if ((spec.no_mount || !spec.props.empty()) && !features_.recv_options) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "recv -u and -o need OpenZFS; this ZFS is " + features_.version);
+  }
   std::vector<std::string> argv{options_.zfs_program, "recv"};
   if (spec.force) argv.push_back("-F");
   if (spec.resumable) argv.push_back("-s");
+  if (spec.no_mount) argv.push_back("-u");
+  for (const auto& [prop, value] : spec.props) {
+    ZREP_RETURN_IF_ERROR(validate_property_name(prop));
+    ZREP_RETURN_IF_ERROR(validate_property_value(prop, value));
+    argv.insert(argv.end(), {"-o", prop + "=" + value});
+  }
   argv.push_back(spec.target);
   auto child = Child::spawn(argv, StdioMode::kPipe, StdioMode::kNull);
   if (!child) return spawn_failure(child.error());

@@ -32,6 +32,7 @@ struct ZfsFeatures {
   bool compressed_send = false;     // send -c
   bool written_property = false;    // the `written` property
   bool send_size_estimate = false;  // send -n -P
+  bool recv_options = false;        // recv -u (do not mount) and recv -o PROP=VALUE
 };
 
 struct SnapshotInfo {
@@ -55,6 +56,9 @@ struct RecvSpec {
   std::string target;      // filesystem to receive into
   bool force = false;      // -F
   bool resumable = false;  // -s (OpenZFS only)
+  bool no_mount = false;   // -u (OpenZFS only): the caller mounts when it is ready
+  // -o PROP=VALUE (OpenZFS only): set on the received filesystem before its data is visible.
+  std::vector<std::pair<std::string, std::string>> props = {};
 };
 
 class Zfs {
@@ -112,10 +116,17 @@ class Zfs {
   // and always "" where the ZFS cannot resume), and `zfs recv -A` to discard that state.
   Result<std::string> resume_token(const std::string& fs) const;
   Status abort_partial_receive(const std::string& fs) const;
+  // What a resume token names: the output of `zfs send -nvt TOKEN` (parse it with
+  // parse_resume_token_contents, agent/peer_trust.h). OpenZFS only.
+  Result<std::string> resume_token_contents(const std::string& token) const;
   Status promote(const std::string& fs) const;
   // Native encryption (OpenZFS): `zfs load-key FS` (from its keylocation), `zfs mount FS`.
   Status load_key(const std::string& fs) const;
   Status mount(const std::string& fs) const;
+  // Received data is inert: mounts fs when it is not mounted, and makes sure (on Linux) that
+  // its mount has nosuid and nodev, remounting it so where the ZFS ignores setuid=off and
+  // devices=off (zfs-fuse). Does nothing for a filesystem without a mountpoint.
+  Status mount_inert(const std::string& fs) const;
   // The size of the incremental stream from `from` to `to` (both snapshots of one filesystem):
   // what was written between them. Reads the whole stream (zfs-fuse has no `written@`).
   Result<uint64_t> stream_size(const std::string& from, const std::string& to) const;

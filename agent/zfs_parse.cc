@@ -22,7 +22,7 @@ constexpr std::string_view kNativeProperties =
     "guid type origin mounted mountpoint canmount readonly compression recordsize atime "
     "quota refquota reservation refreservation snapdir written receive_resume_token "
     "encryption keystatus keylocation encryptionroot name userrefs defer_destroy version checksum "
-    "sync copies dedup ";
+    "sync copies dedup setuid devices exec ";
 
 // Hostile text (from zfs, which echoes our arguments, or a user) must not put escape sequences
 // into terminals or logs.
@@ -139,6 +139,7 @@ Result<ZfsFeatures> parse_zfs_version(const ProcessOutput& out) {
     // `zfs version` exists since OpenZFS 0.8, which already has every feature below.
     f.list_parsable = f.holds = f.bookmarks = f.resumable_receive = true;
     f.raw_send = f.compressed_send = f.written_property = f.send_size_estimate = true;
+    f.recv_options = true;
     return f;
   }
   std::string lower = lowercase(out.err + "\n" + out.out);
@@ -340,6 +341,58 @@ ErrorCode classify_zfs_error(const std::string& stderr_text) {
   }
   if (contains(e, "permission denied")) return ErrorCode::kPermissionDenied;
   return ErrorCode::kZfs;
+}
+
+namespace {
+
+std::string unescape_mount_field(std::string_view f) {
+  std::string out;
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (f[i] == '\\' && f.size() - i >= 4 && f[i + 1] >= '0' && f[i + 1] <= '3' &&
+        f[i + 2] >= '0' && f[i + 2] <= '7' && f[i + 3] >= '0' && f[i + 3] <= '7') {
+      out.push_back(
+          static_cast<char>((f[i + 1] - '0') * 64 + (f[i + 2] - '0') * 8 + (f[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(f[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> mount_options_at(std::string_view proc_mounts,
+                                                         std::string_view mountpoint) {
+  std::optional<std::vector<std::string>> found;
+  size_t pos = 0;
+  while (pos < proc_mounts.size()) {
+    size_t nl = proc_mounts.find('\n', pos);
+    std::string_view line =
+        proc_mounts.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? proc_mounts.size() : nl + 1;
+    std::vector<std::string_view> fields;
+    size_t f = 0;
+    while (f < line.size() && fields.size() < 4) {
+      size_t sp = line.find(' ', f);
+      fields.push_back(
+          line.substr(f, sp == std::string_view::npos ? std::string_view::npos : sp - f));
+      f = sp == std::string_view::npos ? line.size() : sp + 1;
+    }
+    if (fields.size() < 4 || unescape_mount_field(fields[1]) != mountpoint) continue;
+    std::vector<std::string> opts;
+    size_t o = 0;
+    std::string_view all = fields[3];
+    while (o <= all.size()) {
+      size_t comma = all.find(',', o);
+      opts.emplace_back(
+          all.substr(o, comma == std::string_view::npos ? std::string_view::npos : comma - o));
+      if (comma == std::string_view::npos) break;
+      o = comma + 1;
+    }
+    found = std::move(opts);
+  }
+  return found;
 }
 
 }  // namespace zrep

@@ -44,6 +44,11 @@ Status validate_property_name(std::string_view prop);
 // Printable, one line, not empty, short enough for ZFS.
 Status validate_property_value(std::string_view prop, std::string_view value);
 
+// The options of the mount at `mountpoint` in /proc/mounts text (the last one mounted there);
+// nullopt when nothing is mounted there. Octal escapes (\040) in paths are decoded.
+std::optional<std::vector<std::string>> mount_options_at(std::string_view proc_mounts,
+                                                         std::string_view mountpoint);
+
 // zfs's stderr as one bounded line for a message: white space collapsed, usage text dropped.
 std::string condense_zfs_stderr(std::string_view err);
 

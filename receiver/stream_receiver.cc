@@ -97,7 +97,13 @@ class StreamReceiver {
           progress_.tick(progress_now());
           break;
         case FrameType::kDataEnd:
-          if (Status s = check_header(); !s) return abort_and_drain(s.error());
+          if (Status s = check_header(); !s) {
+            // The stream ended before its first record was whole. The sender is done and waits
+            // for the reply: there is nothing to drain (waiting for its end would take the
+            // whole frame timeout).
+            stop_writer();
+            return s.error();
+          }
           return finish(frame->payload);
         case FrameType::kDataAbort:
           return make_error(

@@ -15,6 +15,11 @@ TEST_F(Admin, ChangedestRepointsToACopyWithoutAFullResend) {
   const std::string copy = hosts_->backup_root() + "/copy";
   ProcessOutput sent = run({"bash", "-c", "zfs send " + dst_ + "@zrep_000000 | zfs recv " + copy});
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  // A peer never adopts a dataset zrep does not manage: the operator on beta says it may.
+  auto refused = alpha().cli({"changedest", src_, beta_name(), copy});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_EQ(zget(copy, "zrep:src-host"), "-");
+  must({"zfs", "set", "zrep:src-host=" + hosts_->alpha_name(), copy});
   auto j = alpha().cli_json({"changedest", src_, beta_name(), copy});
   EXPECT_EQ(j["common_snapshot"], src_ + "@zrep_000000") << j.dump();
   EXPECT_EQ(zget(src_, "zrep:dest-fs"), copy);

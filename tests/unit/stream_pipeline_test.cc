@@ -502,3 +502,38 @@ TEST_F(StreamPipelineTest, SenderMemoryIsBoundedByQueueDepth) {
 
 }  // namespace
 }  // namespace zrep
+
+namespace zrep {
+namespace {
+
+// A stream that ends before its header (first record) is whole: the receiver fails at once,
+// without waiting for frames the sender, already done, never sends.
+TEST_F(StreamPipelineTest, StreamEndingBeforeItsHeaderFailsAtOnce) {
+  for (size_t bytes : {size_t{0}, size_t{100}}) {
+    const auto data = mixed_data(bytes, 7);
+    Pipe source, sink;
+    auto fed = feed(source, data);
+    auto drained = drain(sink);
+    ReceiveOptions options;
+    options.frame_timeout = 30s;
+    options.header_size = 312;
+    options.check_header = [](std::span<const uint8_t> h) -> Status {
+      if (h.size() < 312) return make_error(ErrorCode::kProtocol, "short header");
+      return Status::ok();
+    };
+    auto started = Clock::now();
+    auto receiver = start_receiver(sink.write_fd, options);
+    sink.write_fd = -1;
+    auto sender = start_sender(source.read_fd);
+    auto received = get_or_die(receiver, "receiver");
+    EXPECT_LT(Clock::now() - started, 10s) << bytes << " bytes";
+    ASSERT_FALSE(received);
+    EXPECT_EQ(received.error().code, ErrorCode::kProtocol) << received.error().message;
+    EXPECT_TRUE(get_or_die(sender, "sender"));
+    EXPECT_EQ(get_or_die(drained, "sink reader").bytes, 0u);
+    get_or_die(fed, "feeder");
+  }
+}
+
+}  // namespace
+}  // namespace zrep

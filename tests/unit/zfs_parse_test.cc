@@ -167,3 +167,29 @@ TEST(CondenseStderr, OneLineWithoutUsage) {
 
 }  // namespace
 }  // namespace zrep
+
+namespace zrep {
+namespace {
+
+TEST(MountOptions, FindsTheLastMountAtADirectory) {
+  const char* mounts =
+      "tank /tank fuse.zfs rw,relatime,user_id=0 0 0\n"
+      "tank/data /tank/data fuse.zfs rw,relatime,user_id=0 0 0\n"
+      "tank/data /tank/data fuse.zfs rw,nosuid,nodev,relatime 0 0\n"
+      "tank/a\\040b /tank/a\\040b zfs rw,nosuid 0 0\n";
+  auto o = mount_options_at(mounts, "/tank/data");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(*o, (std::vector<std::string>{"rw", "nosuid", "nodev", "relatime"}));
+  auto t = mount_options_at(mounts, "/tank");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->size(), 3u);
+  auto spaced = mount_options_at(mounts, "/tank/a b");
+  ASSERT_TRUE(spaced);
+  EXPECT_EQ(*spaced, (std::vector<std::string>{"rw", "nosuid"}));
+  EXPECT_FALSE(mount_options_at(mounts, "/tank/dat"));
+  EXPECT_FALSE(mount_options_at("", "/tank"));
+  EXPECT_FALSE(mount_options_at("garbage\n", "/tank"));
+}
+
+}  // namespace
+}  // namespace zrep
