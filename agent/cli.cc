@@ -52,7 +52,8 @@ int serve(const GlobalOptions& g) {
   ::signal(SIGPIPE, SIG_IGN);
   auto zfs = Zfs::probe();
   if (!zfs) return fail(zfs.error().message);
-  auto tls = TlsContext::create({config->ca_file, config->cert_file, config->key_file});
+  auto tls = TlsContext::create(
+      {config->ca_file, config->cert_file, config->key_file, config->crl_file});
   if (!tls) return fail(tls.error().message);
   Daemon daemon(std::move(*config), std::move(*zfs), std::move(*tls));
   Status s = daemon.run();
@@ -356,7 +357,7 @@ int run_cli(int argc, char** argv) {
     rc = call_daemon(g, r, format_failover);
   });
 
-  auto* pki_cmd = app.add_subcommand("pki", "make a CA and host certificates");
+  auto* pki_cmd = app.add_subcommand("pki", "make a CA and host certificates, revoke them");
   pki_cmd->require_subcommand(1);
   std::string pki_dir, pki_host;
   auto* pki_init_cmd = pki_cmd->add_subcommand("init", "make a new CA in DIR (ca.key, ca.crt)");
@@ -378,6 +379,22 @@ int run_cli(int argc, char** argv) {
     if (s) {
       std::cout << "certificate for " << pki_host << " written to " << pki_dir << "/" << pki_host
                 << ".crt (key: " << pki_dir << "/" << pki_host << ".key, mode 0600)\n";
+    }
+  });
+  auto* pki_revoke_cmd = pki_cmd->add_subcommand(
+      "revoke", "revoke HOST's certificate: add it to DIR/crl.pem (copy that to [tls] crl on "
+                "every host) and move HOST.crt/.key aside for a new 'pki issue'");
+  pki_revoke_cmd->add_option("DIR", pki_dir, "directory holding the CA")->required();
+  pki_revoke_cmd->add_option("HOST", pki_host, "host whose certificate DIR/HOST.crt to revoke")
+      ->required();
+  pki_revoke_cmd->callback([&] {
+    auto r = pki_revoke(pki_dir, pki_host);
+    rc = r ? 0 : fail(r.status().message());
+    if (r) {
+      std::cout << "revoked " << r->cert_file << " (serial " << r->serial << "), moved to "
+                << r->moved_to << "\n"
+                << r->crl_file << " now lists " << r->revoked << " certificate(s): copy it to "
+                << "the file [tls] crl names on every host (agents reread it within 5 s)\n";
     }
   });
 

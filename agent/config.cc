@@ -417,12 +417,18 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     return config_error(
         source_name, "the [tls] table is missing (ca, cert, key; make them with 'zrep-agent pki')");
   }
-  ZREP_RETURN_IF_ERROR(check_known_keys(*tls, {"ca", "cert", "key"}, "in [tls]: ", source_name));
+  ZREP_RETURN_IF_ERROR(
+      check_known_keys(*tls, {"ca", "cert", "key", "crl"}, "in [tls]: ", source_name));
   for (auto [key, field] : {std::pair{"ca", &cfg.ca_file}, std::pair{"cert", &cfg.cert_file},
                             std::pair{"key", &cfg.key_file}}) {
     auto v = required_string(*tls, key, "in [tls]: ", source_name);
     if (!v) return v.error();
     *field = *v;
+  }
+  if (tls->contains("crl")) {
+    auto v = required_string(*tls, "crl", "in [tls]: ", source_name);
+    if (!v) return v.error();
+    cfg.crl_file = *v;
   }
 
   if (const auto* peers = root.get("peer")) {

@@ -61,6 +61,7 @@ struct Config {
   std::optional<Endpoint> listen;
   std::string control_socket = kDefaultControlSocket;
   std::string ca_file, cert_file, key_file;
+  std::string crl_file;  // [tls] crl: optional (crypto/tls.h, TlsFiles::crl_file)
   std::string log_level = "info";
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds io_timeout{600};

@@ -89,10 +89,39 @@ struct Daemon::State {
       config.max_sessions_per_peer);
   AcceptBackoff accept_backoff, control_backoff;  // io thread only
   asio::steady_timer accept_retry{io}, control_retry{io};
+  // With [tls] crl: rereads the CRL file when it changes and ends the sessions of certificates
+  // it revokes (handshakes check it too; this catches sessions that were open already).
+  asio::steady_timer crl_timer{io};
+  TlsContext::CrlState crl_seen;
   LogThrottle accept_log, refusal_log, handshake_log;
 
   State(Config c, Zfs z, std::shared_ptr<TlsContext> t)
       : config(std::move(c)), zfs(std::move(z)), tls(std::move(t)) {}
+
+  static constexpr std::chrono::seconds kCrlCheckInterval{5};
+
+  void watch_crl() {
+    crl_timer.expires_after(kCrlCheckInterval);
+    crl_timer.async_wait([this](const asio::error_code& ec) {
+      if (ec) return;
+      TlsContext::CrlState now = tls->refresh_crl();
+      if (now.problem != crl_seen.problem && !now.problem.empty()) {
+        spdlog::error("TLS: {}; the revocations loaded before stay in force", now.problem);
+      }
+      if (now.generation != crl_seen.generation) {
+        spdlog::info("TLS: reloaded {}: {} certificate(s) revoked", config.crl_file, now.revoked);
+        int closed = sessions.close_if([this](ByteStream& b) {
+          auto* t = dynamic_cast<TlsStream*>(&b);
+          return t != nullptr && tls->is_revoked(t->peer_serial());
+        });
+        if (closed > 0) {
+          spdlog::warn("TLS: closed {} session(s) of revoked certificates", closed);
+        }
+      }
+      crl_seen = std::move(now);
+      watch_crl();
+    });
+  }
 
   static bool out_of_resources(const asio::error_code& ec) {
     return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
@@ -296,12 +325,17 @@ Status Daemon::run() {
     s.peer_acceptor.close(ignored);
     s.accept_retry.cancel();
     s.control_retry.cancel();
+    s.crl_timer.cancel();
     s.control_acceptor.close(ignored);
     s.links.stop();
     s.sessions.stop();
   });
   if (s.config.listen) s.accept_peers();
   s.accept_control();
+  if (!s.config.crl_file.empty()) {
+    s.crl_seen = s.tls->refresh_crl();
+    s.watch_crl();
+  }
   spdlog::info("zrep-agent {} on {} ({}): peers on {}, control on {}", kAgentVersion, s.config.host,
                s.zfs.features().version,
                s.config.listen ? s.config.listen->to_string() : std::string("(not listening)"),

@@ -43,6 +43,18 @@ void SessionRegistry::stop() {
   for (ByteStream* s : streams_) s->close();
 }
 
+int SessionRegistry::close_if(const std::function<bool(ByteStream&)>& pred) {
+  std::lock_guard lk(mu_);
+  int n = 0;
+  for (ByteStream* s : streams_) {
+    if (pred(*s)) {
+      s->close();
+      ++n;
+    }
+  }
+  return n;
+}
+
 bool SessionRegistry::wait_idle(std::chrono::milliseconds timeout) {
   std::unique_lock lk(mu_);
   return idle_.wait_for(lk, timeout, [this] { return threads_ == 0; });

@@ -22,6 +22,9 @@ class SessionRegistry {
   void remove(ByteStream* stream);
   // Shuts every registered stream down and refuses new threads.
   void stop();
+  // Shuts down the registered streams `pred` picks (say, those of a revoked certificate);
+  // returns how many.
+  int close_if(const std::function<bool(ByteStream&)>& pred);
   // Waits until no session thread is left, or the timeout. True when all ended.
   bool wait_idle(std::chrono::milliseconds timeout);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <ctime>
 #include <cerrno>
 #include <cstdio>
 #include <functional>
@@ -162,6 +163,89 @@ Status check_valid_days(int valid_days) {
                     "validity must be at least one day, not " + std::to_string(valid_days));
 }
 
+struct Ca {
+  X509Ptr cert;
+  PkeyPtr key;
+};
+
+Result<Ca> load_ca(const std::string& dir) {
+  const std::string ca_key_path = dir + "/ca.key";
+  const std::string ca_cert_path = dir + "/ca.crt";
+  if (::access(ca_key_path.c_str(), F_OK) != 0 || ::access(ca_cert_path.c_str(), F_OK) != 0) {
+    return make_error(ErrorCode::kNotFound,
+                      "no CA in " + dir + ": run 'zrep-agent pki init " + dir + "' first");
+  }
+  auto ca_key = load_private_key(ca_key_path);
+  if (!ca_key) return ca_key.error();
+  auto ca_cert = load_certificate(ca_cert_path, "CA certificate");
+  if (!ca_cert) return ca_cert.error();
+  if (X509_check_private_key(ca_cert->get(), ca_key->get()) != 1) {
+    openssl_errors();  // drop the queue: the message below says it all
+    return make_error(ErrorCode::kInvalidArgument,
+                      "CA key " + ca_key_path + " does not match CA certificate " + ca_cert_path);
+  }
+  return Ca{std::move(*ca_cert), std::move(*ca_key)};
+}
+
+using X509CrlPtr = OpenSslPtr<X509_CRL, X509_CRL_free>;
+using Asn1TimePtr = OpenSslPtr<ASN1_TIME, ASN1_TIME_free>;
+
+// A CRL's entries as (serial, revocation time), from an existing crl.pem signed by `ca`.
+Status read_revoked(const std::string& path, const Ca& ca,
+                    std::vector<std::pair<BignumPtr, time_t>>& out) {
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) {
+    if (errno == ENOENT) return Status::ok();
+    return file_error(errno, "cannot open", path);
+  }
+  X509CrlPtr crl(PEM_read_X509_CRL(f, nullptr, nullptr, nullptr));
+  std::fclose(f);
+  if (!crl || X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.cert.get())) != 1) {
+    openssl_errors();
+    return make_error(ErrorCode::kInvalidArgument,
+                      path + " is not a CRL signed by this CA: move it away to start a new one");
+  }
+  STACK_OF(X509_REVOKED)* list = X509_CRL_get_REVOKED(crl.get());
+  for (int i = 0; i < sk_X509_REVOKED_num(list); ++i) {
+    const X509_REVOKED* r = sk_X509_REVOKED_value(list, i);
+    BignumPtr serial(ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(r), nullptr));
+    struct tm when {};
+    time_t at = ASN1_TIME_to_tm(X509_REVOKED_get0_revocationDate(r), &when) == 1
+                    ? timegm(&when)
+                    : std::time(nullptr);
+    if (!serial) return openssl_error("cannot read " + path);
+    out.emplace_back(std::move(serial), at);
+  }
+  return Status::ok();
+}
+
+Result<X509CrlPtr> make_crl(const Ca& ca, const std::vector<std::pair<BignumPtr, time_t>>& revoked,
+                            int valid_days) {
+  X509CrlPtr crl(X509_CRL_new());
+  Asn1TimePtr now(ASN1_TIME_adj(nullptr, std::time(nullptr), 0, -kBackdateSeconds));
+  Asn1TimePtr next(ASN1_TIME_adj(nullptr, std::time(nullptr), valid_days, 0));
+  if (!crl || !now || !next) return openssl_error("cannot make a CRL");
+  bool ok = X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) == 1 &&
+            X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.cert.get())) == 1 &&
+            X509_CRL_set1_lastUpdate(crl.get(), now.get()) == 1 &&
+            X509_CRL_set1_nextUpdate(crl.get(), next.get()) == 1;
+  for (const auto& [serial, at] : revoked) {
+    X509_REVOKED* r = X509_REVOKED_new();
+    OpenSslPtr<ASN1_INTEGER, ASN1_INTEGER_free> number(BN_to_ASN1_INTEGER(serial.get(), nullptr));
+    Asn1TimePtr when(ASN1_TIME_set(nullptr, at));
+    ok = ok && r != nullptr && number && when &&
+         X509_REVOKED_set_serialNumber(r, number.get()) == 1 &&
+         X509_REVOKED_set_revocationDate(r, when.get()) == 1 && X509_CRL_add0_revoked(crl.get(), r) == 1;
+    if (!ok) {
+      X509_REVOKED_free(r);
+      break;
+    }
+  }
+  ok = ok && X509_CRL_sort(crl.get()) == 1 && X509_CRL_sign(crl.get(), ca.key.get(), EVP_sha256()) > 0;
+  if (!ok) return openssl_error("cannot make a CRL");
+  return crl;
+}
+
 }  // namespace
 
 bool is_valid_host_name(const std::string& host) {
@@ -219,21 +303,8 @@ Status pki_issue(const std::string& dir, const std::string& host, int valid_days
   }
   ZREP_RETURN_IF_ERROR(check_valid_days(valid_days));
 
-  const std::string ca_key_path = dir + "/ca.key";
-  const std::string ca_cert_path = dir + "/ca.crt";
-  if (::access(ca_key_path.c_str(), F_OK) != 0 || ::access(ca_cert_path.c_str(), F_OK) != 0) {
-    return make_error(ErrorCode::kNotFound,
-                      "no CA in " + dir + ": run 'zrep-agent pki init " + dir + "' first");
-  }
-  auto ca_key = load_private_key(ca_key_path);
-  if (!ca_key) return ca_key.status();
-  auto ca_cert = load_certificate(ca_cert_path, "CA certificate");
-  if (!ca_cert) return ca_cert.status();
-  if (X509_check_private_key(ca_cert->get(), ca_key->get()) != 1) {
-    openssl_errors();  // drop the queue: the message below says it all
-    return make_error(ErrorCode::kInvalidArgument,
-                      "CA key " + ca_key_path + " does not match CA certificate " + ca_cert_path);
-  }
+  auto ca = load_ca(dir);
+  if (!ca) return ca.status();
 
   const std::string key_path = dir + "/" + host + ".key";
   const std::string cert_path = dir + "/" + host + ".crt";
@@ -242,7 +313,7 @@ Status pki_issue(const std::string& dir, const std::string& host, int valid_days
 
   auto key = make_key();
   if (!key) return key.status();
-  auto cert = make_certificate(host, key->get(), Issuer{ca_cert->get(), ca_key->get()}, valid_days,
+  auto cert = make_certificate(host, key->get(), Issuer{ca->cert.get(), ca->key.get()}, valid_days,
                                {{NID_subject_alt_name, "DNS:" + host},
                                 {NID_basic_constraints, "critical,CA:FALSE"},
                                 {NID_key_usage, "critical,digitalSignature"},
@@ -255,6 +326,61 @@ Status pki_issue(const std::string& dir, const std::string& host, int valid_days
   Status written = write_certificate(cert_path, cert->get());
   if (!written) ::unlink(key_path.c_str());
   return written;
+}
+
+Result<RevokeResult> pki_revoke(const std::string& dir, const std::string& host,
+                                int valid_days) {
+  if (!is_valid_host_name(host) || host == "ca") {
+    return make_error(ErrorCode::kInvalidArgument, "'" + host + "' is not a host of this PKI");
+  }
+  ZREP_RETURN_IF_ERROR(check_valid_days(valid_days));
+  auto ca = load_ca(dir);
+  if (!ca) return ca.error();
+  RevokeResult result;
+  result.cert_file = dir + "/" + host + ".crt";
+  result.crl_file = dir + "/crl.pem";
+  auto cert = load_certificate(result.cert_file, "certificate");
+  if (!cert) return cert.error();
+  if (X509_verify(cert->get(), X509_get0_pubkey(ca->cert.get())) != 1) {
+    openssl_errors();
+    return make_error(ErrorCode::kInvalidArgument,
+                      result.cert_file + " is not signed by the CA in " + dir);
+  }
+  std::vector<std::pair<BignumPtr, time_t>> revoked;
+  ZREP_RETURN_IF_ERROR(read_revoked(result.crl_file, *ca, revoked));
+  BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert->get()), nullptr));
+  if (!serial) return openssl_error("cannot read the serial number of " + result.cert_file);
+  char* hex = BN_bn2hex(serial.get());
+  result.serial = hex != nullptr ? hex : "";
+  OPENSSL_free(hex);
+  bool listed = false;
+  for (const auto& entry : revoked) listed = listed || BN_cmp(entry.first.get(), serial.get()) == 0;
+  if (!listed) revoked.emplace_back(std::move(serial), std::time(nullptr));
+  result.revoked = revoked.size();
+  auto crl = make_crl(*ca, revoked, valid_days);
+  if (!crl) return crl.error();
+
+  // The new CRL replaces the old one in one rename: an agent reading it sees one or the other.
+  const std::string tmp = result.crl_file + ".new";
+  ::unlink(tmp.c_str());
+  ZREP_RETURN_IF_ERROR(write_new_file(tmp, 0644, [&](FILE* f) {
+    return PEM_write_X509_CRL(f, crl->get()) == 1;
+  }));
+  if (::rename(tmp.c_str(), result.crl_file.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return file_error(err, "cannot replace", result.crl_file);
+  }
+  // Out of the way, so that `pki issue` can make the host a new pair.
+  const std::string aside = dir + "/" + host + ".revoked-" + result.serial;
+  for (const char* ext : {".crt", ".key"}) {
+    const std::string from = dir + "/" + host + ext;
+    if (::access(from.c_str(), F_OK) == 0 && ::rename(from.c_str(), (aside + ext).c_str()) != 0) {
+      return file_error(errno, "cannot move aside", from);
+    }
+  }
+  result.moved_to = aside + ".crt";
+  return result;
 }
 
 Result<std::vector<std::string>> certificate_names(const std::string& cert_file) {

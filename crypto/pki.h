@@ -3,6 +3,7 @@
 //
 //   DIR/ca.key  DIR/ca.crt          pki_init
 //   DIR/HOST.key  DIR/HOST.crt      pki_issue (CN=HOST, SAN DNS:HOST, client+server auth)
+//   DIR/crl.pem                     pki_revoke (the revoked certificates, for [tls] crl)
 #pragma once
 
 #include <string>
@@ -19,6 +20,17 @@ Status pki_init(const std::string& dir, int valid_days = 3650);
 // Issues a key and certificate for `host` signed by DIR's CA. `host` must be a valid host name
 // (letters, digits, '-', '.', at most 253 characters). Refuses to overwrite existing files.
 Status pki_issue(const std::string& dir, const std::string& host, int valid_days = 825);
+
+// Revokes DIR/HOST.crt: adds its serial number to DIR/crl.pem (made if missing; replaced in one
+// rename, signed by the CA, valid for `valid_days`) and moves HOST.crt and HOST.key aside to
+// HOST.revoked-SERIAL.crt/.key, so that `pki_issue` can make the host a new pair. Copy crl.pem
+// to every host's [tls] crl: agents reread it within seconds and refuse the certificate.
+struct RevokeResult {
+  std::string cert_file, crl_file, moved_to, serial;
+  size_t revoked = 0;  // certificates crl.pem lists now
+};
+Result<RevokeResult> pki_revoke(const std::string& dir, const std::string& host,
+                                int valid_days = 3650);
 
 // The names a certificate file carries (subject CN first, then DNS SANs), for `pki show`-style
 // diagnostics and for tests.

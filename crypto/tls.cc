@@ -6,21 +6,151 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <mutex>
+#include <set>
 
 #include "crypto/openssl_util.h"
 #include "crypto/tls_session.h"
 
 namespace zrep {
 
+using X509CrlPtr = OpenSslPtr<X509_CRL, X509_CRL_free>;
+
 struct TlsContext::Impl {
   SslCtxPtr ctx;
   std::string ca_file;  // named in handshake errors
+  std::vector<X509Ptr> ca;
+  std::string crl_file;
+
+  // What the last good load of crl_file gave: a verify store (the CA and the CRLs, checked for
+  // every peer certificate) and the serial numbers it revokes. Guarded by mu; a handshake takes
+  // a reference to the store, so a reload never changes one under way.
+  struct FileId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = -1;
+    timespec mtime{};
+    bool operator==(const FileId& o) const {
+      return dev == o.dev && ino == o.ino && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+             mtime.tv_nsec == o.mtime.tv_nsec;
+    }
+  };
+  mutable std::mutex mu;
+  X509StorePtr store;
+  std::set<std::string> revoked;
+  FileId loaded{};
+  FileId failed{};       // the file as it was when it last failed to load (not retried)
+  std::string problem;  // why the file as it is now does not load ("" when it does)
+  uint64_t generation = 0;  // loads so far
 };
 
 namespace {
+
+std::string serial_hex(const ASN1_INTEGER* serial) {
+  BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!bn) return {};
+  char* hex = BN_bn2hex(bn.get());
+  if (hex == nullptr) return {};
+  std::string out(hex);
+  OPENSSL_free(hex);
+  return out;
+}
+
+struct LoadedCrl {
+  X509StorePtr store;
+  std::set<std::string> revoked;
+};
+
+// Reads every CRL in `path`; each must be issued and signed by one of the CA certificates.
+Result<LoadedCrl> load_crl(const std::string& path, const std::vector<X509Ptr>& ca) {
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) return file_error(errno, "cannot open CRL file", path);
+  std::vector<X509CrlPtr> crls;
+  while (X509_CRL* crl = PEM_read_X509_CRL(f, nullptr, nullptr, nullptr)) crls.emplace_back(crl);
+  std::fclose(f);
+  const unsigned long last = ERR_peek_last_error();
+  const bool clean_end = ERR_GET_LIB(last) == ERR_LIB_PEM &&
+                         ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
+  if (!clean_end && last != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "CRL file " + path + " is not valid PEM: " + openssl_errors());
+  }
+  openssl_errors();  // the end-of-file "no start line"
+  if (crls.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "CRL file " + path + " holds no CRL (-----BEGIN X509 CRL-----)");
+  }
+  LoadedCrl out;
+  out.store.reset(X509_STORE_new());
+  if (!out.store) return make_error(ErrorCode::kInternal, "out of memory");
+  for (const X509Ptr& c : ca) X509_STORE_add_cert(out.store.get(), c.get());
+  for (const X509CrlPtr& crl : crls) {
+    const X509* issuer = nullptr;
+    for (const X509Ptr& c : ca) {
+      if (X509_NAME_cmp(X509_get_subject_name(c.get()), X509_CRL_get_issuer(crl.get())) == 0 &&
+          X509_CRL_verify(crl.get(), X509_get0_pubkey(c.get())) == 1) {
+        issuer = c.get();
+      }
+    }
+    openssl_errors();
+    if (issuer == nullptr) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "CRL file " + path + " holds a CRL that is not signed by the CA");
+    }
+    STACK_OF(X509_REVOKED)* list = X509_CRL_get_REVOKED(crl.get());
+    for (int i = 0; i < sk_X509_REVOKED_num(list); ++i) {
+      out.revoked.insert(
+          serial_hex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(list, i))));
+    }
+    X509_STORE_add_crl(out.store.get(), crl.get());
+  }
+  // The peer's own certificate against the CRL (the CA is this deployment's root).
+  X509_STORE_set_flags(out.store.get(), X509_V_FLAG_CRL_CHECK);
+  return out;
+}
+
+Result<TlsContext::Impl::FileId> file_id(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return file_error(errno, "cannot read CRL file", path);
+  return TlsContext::Impl::FileId{st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+}
+
+// Reloads impl.crl_file when it changed since the last try; returns (a reference to) the store
+// to verify with (null: the context's own, no CRL configured).
+X509StorePtr current_store(TlsContext::Impl& impl) {
+  if (impl.crl_file.empty()) return nullptr;
+  std::lock_guard<std::mutex> lock(impl.mu);
+  auto id = file_id(impl.crl_file);
+  std::string problem;
+  if (!id) {
+    problem = id.error().message;
+  } else if (*id == impl.loaded) {
+    impl.problem.clear();
+  } else if (*id == impl.failed) {
+    problem = impl.problem;
+  } else {
+    auto crl = load_crl(impl.crl_file, impl.ca);
+    if (crl) {
+      impl.store = std::move(crl->store);
+      impl.revoked = std::move(crl->revoked);
+      impl.loaded = *id;
+      impl.problem.clear();
+      ++impl.generation;
+    } else {
+      impl.failed = *id;
+      problem = crl.error().message;
+    }
+  }
+  if (!problem.empty()) impl.problem = problem;
+  if (!impl.store || X509_STORE_up_ref(impl.store.get()) != 1) return nullptr;
+  return X509StorePtr(impl.store.get());
+}
 
 using std::chrono::milliseconds;
 
@@ -45,13 +175,19 @@ bool same_host_name(const std::string& a, const std::string& b) {
 }
 
 int verify_peer_name(int preverify_ok, X509_STORE_CTX* store) {
-  if (preverify_ok != 1) return 0;
+  if (preverify_ok != 1) {
+    // An out-of-date CRL still says which certificates are revoked: use it rather than refuse
+    // every peer when nobody renewed it (pki revoke writes CRLs valid for ten years).
+    const int err = X509_STORE_CTX_get_error(store);
+    return err == X509_V_ERR_CRL_HAS_EXPIRED || err == X509_V_ERR_CRL_NOT_YET_VALID ? 1 : 0;
+  }
   if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;  // a CA: its names do not matter
   auto* ssl =
       static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   auto* check = static_cast<TlsStream::Impl::PeerCheck*>(SSL_get_ex_data(ssl, peer_check_index()));
   if (check == nullptr) return 0;
   check->presented = x509_names(X509_STORE_CTX_get_current_cert(store));
+  check->serial = serial_hex(X509_get0_serialNumber(X509_STORE_CTX_get_current_cert(store)));
   for (const std::string& name : check->acceptable) {
     for (const std::string& presented : check->presented) {
       if (same_host_name(name, presented)) {
@@ -95,7 +231,9 @@ Error handshake_error(const TlsStream::Impl& s, const TlsContext::Impl& ctx, con
   }
   std::string why = e.message;
   long verify = SSL_get_verify_result(s.ssl.get());
-  if (verify != X509_V_OK) {
+  if (verify == X509_V_ERR_CERT_REVOKED) {
+    why += " (its certificate is revoked by " + ctx.crl_file + ")";
+  } else if (verify != X509_V_OK) {
     why += std::string(" (") + X509_verify_cert_error_string(verify) +
            "; this host trusts only the CA in " + ctx.ca_file + ")";
   }
@@ -131,6 +269,11 @@ Result<std::unique_ptr<TlsStream::Impl>> open_session(TlsContext& ctx, int fd, b
     SSL_set_connect_state(s->ssl.get());
   }
   SSL_set_ex_data(s->ssl.get(), peer_check_index(), &s->check);
+  if (X509StorePtr with_crl = current_store(ctx.impl())) {
+    if (SSL_set1_verify_cert_store(s->ssl.get(), with_crl.get()) != 1) {
+      return make_error(ErrorCode::kInternal, "cannot use the CRL: " + openssl_errors());
+    }
+  }
 
   auto done = drive(*s, deadline_after(timeout), [](SSL* ssl) { return SSL_do_handshake(ssl); });
   if (!done) return handshake_error(*s, ctx.impl(), done.error(), timeout);
@@ -188,6 +331,23 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsFiles& files) {
 
   auto impl = std::make_unique<Impl>();
   impl->ca_file = files.ca_file;
+  impl->crl_file = files.crl_file;
+  if (!files.crl_file.empty()) {
+    auto id = file_id(files.crl_file);
+    if (!id) return id.error();
+    auto crl = load_crl(files.crl_file, *ca);
+    if (!crl) return crl.error();
+    std::string mine = serial_hex(X509_get0_serialNumber(cert->get()));
+    if (crl->revoked.count(mine) != 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "this host's certificate " + files.cert_file + " is revoked by " +
+                            files.crl_file + ": issue a new one (zrep-agent pki issue)");
+    }
+    impl->store = std::move(crl->store);
+    impl->revoked = std::move(crl->revoked);
+    impl->loaded = *id;
+    impl->generation = 1;
+  }
   impl->ctx.reset(SSL_CTX_new(TLS_method()));
   SSL_CTX* ctx = impl->ctx.get();
   auto fail = [](const std::string& doing) {
@@ -217,11 +377,28 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsFiles& files) {
   // Only our own certificate goes on the wire: every peer already has the CA.
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_NO_AUTO_CHAIN);
+  impl->ca = std::move(*ca);
   return std::shared_ptr<TlsContext>(new TlsContext(std::move(impl)));
 }
 
 TlsContext::TlsContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TlsContext::~TlsContext() = default;
+
+TlsContext::CrlState TlsContext::refresh_crl() {
+  current_store(*impl_);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return {impl_->generation, impl_->revoked.size(), impl_->problem};
+}
+
+std::string TlsContext::crl_problem() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->problem;
+}
+
+bool TlsContext::is_revoked(const std::string& serial) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->revoked.count(serial) != 0;
+}
 
 Result<std::unique_ptr<TlsStream>> TlsStream::connect(TlsContext& ctx, int fd,
                                                       const std::string& expected_peer,
@@ -245,6 +422,8 @@ TlsStream::TlsStream(std::unique_ptr<Impl> impl, std::string peer_name)
     : impl_(std::move(impl)), peer_name_(std::move(peer_name)) {}
 
 TlsStream::~TlsStream() { TlsStream::close(); }
+
+const std::string& TlsStream::peer_serial() const { return impl_->check.serial; }
 
 namespace {
 

@@ -21,6 +21,12 @@ struct TlsFiles {
   std::string ca_file;    // PEM, the CA that signs every agent's certificate
   std::string cert_file;  // PEM, this host's certificate
   std::string key_file;   // PEM, this host's private key
+  // PEM, optional: certificate revocation lists signed by the CA. A peer whose certificate is
+  // listed is refused, on both sides of a handshake. The file is checked at every handshake
+  // and reloaded when it changes (inode, size or modification time); a file that stops loading
+  // (missing, half written, not signed by the CA) keeps the revocations last loaded and is
+  // reported by crl_problem(). An expired CRL still revokes what it lists.
+  std::string crl_file = {};
 };
 
 class TlsContext {
@@ -31,6 +37,19 @@ class TlsContext {
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
+
+  // With a crl_file: rereads it now if it changed (handshakes do this too) and says what is in
+  // force. `problem` is what is wrong with the file as it is now ("" when it loaded or there is
+  // none); the revocations last loaded stay in force whatever it says.
+  struct CrlState {
+    uint64_t generation = 0;  // successful loads so far (0: no crl_file)
+    size_t revoked = 0;       // certificates the loaded CRLs list
+    std::string problem;
+  };
+  CrlState refresh_crl();
+  std::string crl_problem() const;
+  // Whether the CRL last loaded lists this serial number (hex, as TlsStream::peer_serial()).
+  bool is_revoked(const std::string& serial_hex) const;
 
   struct Impl;
   Impl& impl() { return *impl_; }
@@ -60,6 +79,9 @@ class TlsStream : public ByteStream {
 
   // The authenticated name of the peer (from its certificate).
   const std::string& peer_name() const { return peer_name_; }
+  // The serial number of the peer's certificate (upper-case hex), to find its sessions when
+  // the certificate is revoked.
+  const std::string& peer_serial() const;
 
   struct Impl;
 

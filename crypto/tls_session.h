@@ -24,6 +24,7 @@ struct TlsStream::Impl {
     std::vector<std::string> presented;   // names its certificate carried
     std::string matched;                  // the first acceptable name it carried
     bool refused = false;                 // chained to the CA but carried no acceptable name
+    std::string serial;                   // of the peer's certificate, upper-case hex
   };
 
   int fd = -1;  // owned; closed only here so that close() is safe during a blocked read

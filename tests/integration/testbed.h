@@ -95,6 +95,7 @@ struct AgentSpec {
   std::vector<std::string> allowed;  // datasets here the peer may touch
   std::string ca, cert, key;
   std::string extra_config;  // top-level TOML lines (schedule settings, [[filesystem]] last)
+  std::string tls_extra = {};  // lines of its [tls] table besides ca, cert, key (e.g. crl)
 };
 
 class Agent {

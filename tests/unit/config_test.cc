@@ -76,6 +76,18 @@ TEST(Config, HeartbeatIntervalDefaultsToTenSeconds) {
   EXPECT_EQ(e->heartbeat_interval, std::chrono::seconds(2));
 }
 
+TEST(Config, TlsCrlIsOptional) {
+  auto none = parse_config(kGood, "test.toml");
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(none->crl_file, "");
+  auto with = parse_config(
+      "host = \"a\"\n[tls]\nca = \"c\"\ncert = \"d\"\nkey = \"e\"\ncrl = \"/etc/crl.pem\"\n",
+      "test.toml");
+  ASSERT_TRUE(with) << with.error().message;
+  EXPECT_EQ(with->crl_file, "/etc/crl.pem");
+  expect_error("host = \"a\"\n[tls]\nca = \"c\"\ncert = \"d\"\nkey = \"e\"\ncrl = 5\n", "crl");
+}
+
 TEST(Config, EndpointParsing) {
   EXPECT_EQ(parse_endpoint("host.example")->port, kDefaultPort);
   EXPECT_EQ(parse_endpoint("10.0.0.1:1")->host, "10.0.0.1");

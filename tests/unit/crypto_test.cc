@@ -241,6 +241,95 @@ TEST_F(CryptoTest, SameCaPeersTalkBothWays) {
       << closed.message();
 }
 
+TEST_F(CryptoTest, RevokedCertificatesAreRefusedAndTheCrlIsReloadedWhenItChanges) {
+  make_pkis();
+  ASSERT_TRUE(pki_issue(ca_, "delta").is_ok());
+  // Contexts read their files when made: these outlive the revocations below.
+  auto alpha = context(ca_, "alpha");
+  auto gamma = context(ca_, "gamma");
+  auto delta = context(ca_, "delta");
+
+  auto revoked_gamma = pki_revoke(ca_, "gamma");
+  ASSERT_TRUE(revoked_gamma.is_ok()) << revoked_gamma.error().message;
+  EXPECT_EQ(revoked_gamma->revoked, 1u);
+  EXPECT_TRUE(std::filesystem::exists(revoked_gamma->moved_to));
+  EXPECT_FALSE(std::filesystem::exists(ca_ + "/gamma.crt"));
+  EXPECT_FALSE(std::filesystem::exists(ca_ + "/gamma.key"));
+  ASSERT_TRUE(pki_issue(ca_, "gamma").is_ok()) << "the host can get a new pair";
+
+  TlsFiles beta_files = files(ca_, "beta");
+  beta_files.crl_file = ca_ + "/crl.pem";
+  auto made = TlsContext::create(beta_files);
+  ASSERT_TRUE(made.is_ok()) << made.error().message;
+  TlsContext& beta = **made;
+
+  Session ok = handshake(*alpha, "beta", beta, {"alpha", "gamma"});
+  EXPECT_TRUE(ok.server.is_ok()) << ok.server.error().message;
+  EXPECT_TRUE(ok.client.is_ok()) << ok.client.error().message;
+
+  // A revoked client is refused by the server, and a revoked server by the client.
+  Session stolen = handshake(*gamma, "beta", beta, {"alpha", "gamma"});
+  ASSERT_FALSE(stolen.server.is_ok());
+  EXPECT_EQ(stolen.server.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(stolen.server.error().message.find("revoked"), std::string::npos)
+      << stolen.server.error().message;
+  if (stolen.client) {  // TLS 1.3: the client is told at its first read
+    std::vector<uint8_t> byte(1);
+    EXPECT_FALSE((*stolen.client)->read_exact(byte, milliseconds(5000)).is_ok());
+  }
+  Session dialled = handshake(beta, "gamma", *gamma, {"beta"});
+  EXPECT_FALSE(dialled.client.is_ok());
+  EXPECT_FALSE(dialled.server.is_ok());
+
+  // Revoking alpha too replaces crl.pem: the next handshake sees it, without a new context.
+  auto revoked_alpha = pki_revoke(ca_, "alpha");
+  ASSERT_TRUE(revoked_alpha.is_ok()) << revoked_alpha.error().message;
+  EXPECT_EQ(revoked_alpha->revoked, 2u) << "the CRL keeps gamma";
+  Session after = handshake(*alpha, "beta", beta, {"alpha", "gamma"});
+  EXPECT_FALSE(after.server.is_ok());
+  TlsContext::CrlState state = beta.refresh_crl();
+  EXPECT_EQ(state.generation, 2u);
+  EXPECT_EQ(state.revoked, 2u);
+  EXPECT_EQ(state.problem, "");
+  EXPECT_TRUE(beta.is_revoked(revoked_alpha->serial));
+  EXPECT_FALSE(beta.is_revoked("01"));
+
+  // A CRL file that stops loading keeps the revocations in force and says why.
+  {
+    std::ofstream garbage(beta_files.crl_file, std::ios::trunc);
+    garbage << "-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n";
+  }
+  state = beta.refresh_crl();
+  EXPECT_NE(state.problem, "");
+  EXPECT_EQ(state.generation, 2u);
+  Session still = handshake(*alpha, "beta", beta, {"alpha", "gamma", "delta"});
+  EXPECT_FALSE(still.server.is_ok()) << "a broken CRL file must not lift a revocation";
+  Session honest = handshake(*delta, "beta", beta, {"alpha", "gamma", "delta"});
+  EXPECT_TRUE(honest.server.is_ok()) << honest.server.error().message;
+  std::filesystem::remove(beta_files.crl_file);
+  EXPECT_NE(beta.refresh_crl().problem.find("crl.pem"), std::string::npos);
+  auto revoked_delta = pki_revoke(ca_, "delta");
+  ASSERT_TRUE(revoked_delta.is_ok()) << "a new crl.pem when there is none";
+  EXPECT_EQ(revoked_delta->revoked, 1u);
+
+  // A host whose own certificate is revoked, or a CRL from another CA, does not start.
+  const std::string& moved = revoked_delta->moved_to;
+  TlsFiles own{ca_ + "/ca.crt", moved, moved.substr(0, moved.size() - 4) + ".key",
+               ca_ + "/crl.pem"};
+  auto refused = TlsContext::create(own);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.error().message.find("is revoked"), std::string::npos)
+      << refused.error().message;
+  ASSERT_TRUE(pki_issue(other_, "beta").is_ok());
+  ASSERT_TRUE(pki_revoke(other_, "beta").is_ok());
+  TlsFiles foreign = files(ca_, "gamma");
+  foreign.crl_file = other_ + "/crl.pem";
+  auto wrong_ca = TlsContext::create(foreign);
+  ASSERT_FALSE(wrong_ca.is_ok());
+  EXPECT_NE(wrong_ca.error().message.find("not signed by the CA"), std::string::npos)
+      << wrong_ca.error().message;
+}
+
 TEST_F(CryptoTest, CloseWakesABlockedReader) {
   make_pkis();
   auto alpha = context(ca_, "alpha");
