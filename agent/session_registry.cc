@@ -3,6 +3,8 @@
 #include <system_error>
 #include <thread>
 
+#include "crypto/tls.h"
+
 namespace zrep {
 
 bool SessionRegistry::spawn(std::function<void()> fn) {
@@ -12,8 +14,13 @@ bool SessionRegistry::spawn(std::function<void()> fn) {
     ++threads_;
   }
   try {
-    std::thread([this, fn = std::move(fn)] {
+    std::thread([this, fn = std::move(fn)]() mutable {
       fn();
+      // Everything the thread holds goes before it counts as ended: the daemon may exit as soon
+      // as the count is 0, before a detached thread's exit handlers run (OpenSSL's per-thread
+      // random generators would be left behind).
+      fn = nullptr;
+      release_thread_tls_state();
       std::lock_guard lk(mu_);
       if (--threads_ == 0) idle_.notify_all();
     }).detach();

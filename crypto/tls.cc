@@ -1,6 +1,7 @@
 #include "crypto/tls.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -380,6 +381,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsFiles& files) {
   impl->ca = std::move(*ca);
   return std::shared_ptr<TlsContext>(new TlsContext(std::move(impl)));
 }
+
+void release_thread_tls_state() { OPENSSL_thread_stop(); }
 
 TlsContext::TlsContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TlsContext::~TlsContext() = default;

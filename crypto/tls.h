@@ -29,6 +29,10 @@ struct TlsFiles {
   std::string crl_file = {};
 };
 
+// Frees OpenSSL's state for the calling thread (its random generators) now rather than at
+// thread exit: for detached threads, which the process may outlive by no more than a moment.
+void release_thread_tls_state();
+
 class TlsContext {
  public:
   // Loads and checks the files (key matches certificate, certificate chains to the CA).
