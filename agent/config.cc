@@ -46,12 +46,19 @@ Result<std::optional<std::string>> optional_string(const toml::table& t, std::st
   return std::optional<std::string>(*v);
 }
 
+// A TOML integer only: toml++ converts a float to an integer without a range check (1e50 is
+// undefined behaviour, found by tests/fuzz/config_fuzz.cc), and "60.5 seconds" is no whole number.
+std::optional<int64_t> whole_number(const toml::node& node) {
+  if (const auto* i = node.as_integer()) return i->get();
+  return std::nullopt;
+}
+
 Result<std::chrono::seconds> optional_seconds(const toml::table& t, std::string_view key,
                                               std::chrono::seconds fallback,
                                               std::string_view source) {
   const auto* node = t.get(key);
   if (node == nullptr) return fallback;
-  auto v = node->value<int64_t>();
+  auto v = whole_number(*node);
   if (!v || *v <= 0 || *v > 86400) {
     return config_error(source,
                         "'" + std::string(key) + "' must be a whole number of seconds (1-86400)");
@@ -64,7 +71,7 @@ Result<int64_t> optional_int(const toml::table& t, std::string_view key, int64_t
                              std::string_view source) {
   const auto* node = t.get(key);
   if (node == nullptr) return fallback;
-  auto v = node->value<int64_t>();
+  auto v = whole_number(*node);
   if (!v || *v < min || *v > max) {
     return config_error(source, std::string(where) + "'" + std::string(key) +
                                     "' must be a whole number from " + std::to_string(min) +
@@ -156,7 +163,7 @@ Status parse_schedule(const toml::table& root, Config& cfg, std::string_view sou
   cfg.schedule.max_backoff = std::chrono::seconds(*backoff);
   if (const auto* node = root.get("min_free")) {
     auto text = node->value<std::string>();
-    auto number = node->value<int64_t>();
+    auto number = whole_number(*node);
     Result<uint64_t> bytes =
         text     ? parse_size(*text)
         : number ? Result<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(*number, 0)))

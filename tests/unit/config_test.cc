@@ -76,6 +76,14 @@ TEST(Config, HeartbeatIntervalDefaultsToTenSeconds) {
   EXPECT_EQ(e->heartbeat_interval, std::chrono::seconds(2));
 }
 
+TEST(Config, NumbersMustBeWholeTomlIntegers) {
+  // A float out of an integer's range was undefined behaviour in the conversion (the config
+  // fuzz target found heartbeat_interval = 1e50).
+  expect_error("host = \"a\"\nheartbeat_interval = 1e50\n" + kTls, "heartbeat_interval");
+  expect_error("host = \"a\"\nmax_backoff = 90.5\n" + kTls, "max_backoff");
+  expect_error("host = \"a\"\nmin_free = 1e300\n" + kTls, "min_free");
+}
+
 TEST(Config, TlsCrlIsOptional) {
   auto none = parse_config(kGood, "test.toml");
   ASSERT_TRUE(none) << none.error().message;
