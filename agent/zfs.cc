@@ -104,8 +104,10 @@ Result<Zfs> Zfs::probe(const Options& options) {
   // Resolve the programs once: a later change of PATH, or a directory early in it that someone
   // can write to, must not change which `zfs` the daemon runs as root.
   Options resolved = options;
-  resolved.zfs_program = resolve_in_path(options.zfs_program);
-  resolved.zpool_program = resolve_in_path(options.zpool_program);
+  if (!options.runner) {
+    resolved.zfs_program = resolve_in_path(options.zfs_program);
+    resolved.zpool_program = resolve_in_path(options.zpool_program);
+  }
   Zfs zfs(resolved, ZfsFeatures{});
   auto out = zfs.zfs({"version"});
   if (!out) return out.error();
@@ -113,6 +115,12 @@ Result<Zfs> Zfs::probe(const Options& options) {
   if (!features) return features.error();
   zfs.features_ = *features;
   return zfs;
+}
+
+Result<ProcessOutput> Zfs::run(const std::vector<std::string>& argv,
+                               std::chrono::milliseconds timeout) const {
+  if (options_.runner) return options_.runner(argv, timeout);
+  return run_process(argv, timeout);
 }
 
 Result<ProcessOutput> Zfs::zfs(const std::vector<std::string>& args) const {
@@ -123,7 +131,7 @@ Result<ProcessOutput> Zfs::zfs(const std::vector<std::string>& args,
                                std::chrono::milliseconds timeout) const {
   std::vector<std::string> argv{options_.zfs_program};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto out = run_process(argv, timeout);
+  auto out = run(argv, timeout);
   if (!out) return spawn_failure(out.error());
   if (out->timed_out) {
     return make_error(ErrorCode::kTimeout,
@@ -463,7 +471,7 @@ Status Zfs::mount_inert(const std::string& fs) const {
   if (nosuid && nodev) return Status::ok();
   // The ZFS mounted it with setuid or devices honoured although both are off (zfs-fuse
   // ignores them): take them away from the mount itself.
-  auto out = run_process({"mount", "-o", "remount,bind,nosuid,nodev", mountpoint},
+  auto out = run({"mount", "-o", "remount,bind,nosuid,nodev", mountpoint},
                          options_.command_timeout);
   if (!out) return out.error();
   if (out->exit_code != 0 || out->timed_out) {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -70,6 +71,12 @@ class Zfs {
     // destroy and rollback free space synchronously on implementations without async destroy:
     // a large dataset takes minutes.
     std::chrono::milliseconds destroy_timeout{3600000};
+    // Runs the short commands (zfs, zpool, mount) instead of a child process when set: a
+    // recording ZFS adapter for tests and fuzzing (tests/fuzz/peer_dispatch_fuzz.cc). Sends
+    // and receives (start_send, start_recv) still start zfs_program. Unset in the daemon.
+    std::function<Result<ProcessOutput>(const std::vector<std::string>& argv,
+                                        std::chrono::milliseconds timeout)>
+        runner = {};
   };
 
   // Runs `zfs version` and sets the features. Fails when no ZFS answers (with what to do).
@@ -148,6 +155,9 @@ class Zfs {
   // Runs zfs with the command timeout (or `timeout`), maps a failure to start or a timeout.
   Result<ProcessOutput> zfs(const std::vector<std::string>& args) const;
   Result<ProcessOutput> zfs(const std::vector<std::string>& args,
+                            std::chrono::milliseconds timeout) const;
+  // run_process, or options_.runner when set.
+  Result<ProcessOutput> run(const std::vector<std::string>& argv,
                             std::chrono::milliseconds timeout) const;
 
   Options options_;

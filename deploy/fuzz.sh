@@ -7,16 +7,16 @@
 #        deploy/fuzz.sh --seeds            rewrite tests/fuzz/corpus/ from tests/fuzz/make_corpus.cc
 # environment:
 #   FUZZ_SECONDS   run time of each target (default 30)
-#   JOBS           parallel compile jobs (default 2)
-#   BUILD_DIR      default REPO/build-fuzz
+#   JOBS           parallel compile jobs (default: the cores)
+#   BUILD_DIR      default REPO/build-fuzz (.ci/run: build-asan, made by deploy/sanitizers.sh)
 # A crash leaves its input in BUILD_DIR/artifacts/ (reproduce: BUILD_DIR/tests/fuzz/fuzz_T FILE).
 # New inputs found stay in BUILD_DIR/corpus/<target>/ (not in the repo).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build-fuzz}
 secs=${FUZZ_SECONDS:-30}
-jobs=${JOBS:-2}
-all=(frame data_block stream_header config peer_request)
+jobs=${JOBS:-$(nproc)}
+all=(frame data_block stream_header config peer_request peer_dispatch)
 launcher=${CMAKE_CXX_COMPILER_LAUNCHER:-$(command -v ccache || true)}
 
 log() { printf '[fuzz %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -25,9 +25,17 @@ command -v clang++ >/dev/null || {
   log "clang++ not found (deploy/install-deps.sh installs clang and libclang-rt-14-dev)"
   exit 2
 }
-cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER=clang++ ${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"} \
-  -DZREP_FUZZ=ON >/dev/null
+# A build dir configured already is used as it is (deploy/sanitizers.sh's build-asan/ holds the
+# fuzz targets too: .ci/run builds them once).
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ ${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"} \
+    -DZREP_FUZZ=ON >/dev/null
+fi
+grep -q '^ZREP_FUZZ:BOOL=ON' "$build/CMakeCache.txt" || {
+  log "$build is not a fuzz build (configure it with clang++ and -DZREP_FUZZ=ON)"
+  exit 2
+}
 
 if [ "${1:-}" = --seeds ]; then
   cmake --build "$build" -j "$jobs" --target fuzz_make_corpus

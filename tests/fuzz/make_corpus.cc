@@ -174,6 +174,116 @@ int main(int argc, char** argv) {
   hello.mutable_hello()->set_instance_id("6f1c2a9e");
   put("peer_request", "hello-reply", ser(hello));
 
+  // peer_dispatch: sequences of requests (2-byte length, then the message) against the
+  // dispatcher's model of this host (tests/fuzz/peer_dispatch_fuzz.cc: alpha, peer beta).
+  auto seq = [](const std::vector<peer::Request>& reqs) {
+    std::string out;
+    for (const auto& q : reqs) {
+      std::string b = ser(q);
+      out += static_cast<char>((b.size() >> 8) & 0xff);
+      out += static_cast<char>(b.size() & 0xff);
+      out += b;
+    }
+    return out;
+  };
+  auto req = [](uint64_t id) {
+    peer::Request q;
+    q.set_id(id);
+    return q;
+  };
+  auto pairing = [](peer::Pairing* pp, const std::string& dest) {
+    pp->set_src_fs("tank/data");
+    pp->set_src_host("beta");
+    pp->set_dest_fs(dest);
+    pp->set_dest_host("alpha");
+    pp->set_savecount(5);
+    pp->set_epoch(3);
+  };
+  {
+    std::vector<peer::Request> all;
+    for (const char* fs : {"tank/backup/data", "tank/backup/unrelated", "tank/backup/gamma",
+                           "tank/data", "tank/backup/new"}) {
+      peer::Request q = req(all.size() + 1);
+      q.mutable_describe()->set_fs(fs);
+      q.mutable_describe()->set_requester_fs("tank/data");
+      all.push_back(q);
+    }
+    put("peer_dispatch", "describe", seq(all));
+  }
+  {
+    peer::Request lock = req(1);
+    lock.mutable_lock()->set_fs("tank/backup/data");
+    lock.mutable_lock()->set_operation("sync");
+    lock.mutable_lock()->set_token("0123456789abcdef");
+    peer::Request recv = req(2);
+    auto* rq = recv.mutable_receive();
+    rq->set_dest_fs("tank/backup/data");
+    rq->set_snapshot("zrep_000003");
+    rq->set_guid(103);
+    rq->set_base_guid(102);
+    rq->set_sent_time(1700001200);
+    pairing(rq->mutable_pairing(), "tank/backup/data");
+    peer::Request mark = req(3);
+    mark.mutable_mark_sent()->set_fs("tank/backup/data");
+    mark.mutable_mark_sent()->add_guids(101);
+    mark.mutable_mark_sent()->add_guids(102);
+    mark.mutable_mark_sent()->set_sent_time(1700001200);
+    peer::Request expire = req(4);
+    expire.mutable_expire()->set_fs("tank/backup/data");
+    expire.mutable_expire()->set_keep_guid(102);
+    put("peer_dispatch", "sync", seq({lock, recv, mark, expire}));
+  }
+  {
+    // The attacks of the trust-boundary issue: adopt an unrelated dataset, init --force over
+    // it, resume into another peer's replica, clear it, mark the master's operator snapshot.
+    peer::Request pair = req(1);
+    pair.mutable_pair()->set_dest_fs("tank/backup/unrelated");
+    pairing(pair.mutable_pair()->mutable_pairing(), "tank/backup/unrelated");
+    pair.mutable_pair()->add_sent_guids(201);
+    peer::Request force = req(2);
+    auto* f = force.mutable_receive();
+    f->set_dest_fs("tank/backup/unrelated");
+    f->set_snapshot("zrep_000001");
+    f->set_guid(501);
+    f->set_force(true);
+    pairing(f->mutable_pairing(), "tank/backup/unrelated");
+    peer::Request resume = req(3);
+    auto* rs = resume.mutable_receive();
+    rs->set_dest_fs("tank/backup/gamma");
+    rs->set_snapshot("zrep_000002");
+    rs->set_guid(402);
+    rs->set_resume_token("1-abcdef-0123");
+    pairing(rs->mutable_pairing(), "tank/backup/gamma");
+    peer::Request clear = req(4);
+    clear.mutable_clear()->set_fs("tank/backup/gamma");
+    peer::Request mark = req(5);
+    mark.mutable_mark_sent()->set_fs("tank/data");
+    mark.mutable_mark_sent()->add_guids(303);
+    mark.mutable_mark_sent()->add_guids(302);
+    mark.mutable_mark_sent()->add_guids(302);
+    peer::Request init = req(6);
+    auto* in = init.mutable_receive();
+    in->set_dest_fs("tank/backup/new");
+    in->set_snapshot("zrep_000001");
+    in->set_guid(601);
+    pairing(in->mutable_pairing(), "tank/backup/new");
+    put("peer_dispatch", "attacks", seq({pair, force, resume, clear, mark, init}));
+  }
+  {
+    peer::Request lock = req(1);
+    lock.mutable_lock()->set_fs("tank/data");
+    lock.mutable_lock()->set_operation("failover");
+    lock.mutable_lock()->set_token("feedface");
+    peer::Request step = req(2);
+    step.mutable_switch_step()->set_step(peer::SwitchRequest::PREPARE);
+    step.mutable_switch_step()->set_fs("tank/backup/data");
+    step.mutable_switch_step()->set_journal("epoch=4 base=102 by=beta");
+    peer::Request take = req(3);
+    take.mutable_takeover()->set_fs("tank/data");
+    take.mutable_takeover()->set_snapshot("zrep_000001");
+    put("peer_dispatch", "switch", seq({lock, step, take}));
+  }
+
   // frame: what a session carries, one stream of frames each.
   put("frame", "control", frame(FrameType::kControl, bytes(describe)));
   put("frame", "data-lz4", frame(FrameType::kData, lz4));
