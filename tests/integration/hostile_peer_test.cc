@@ -23,79 +23,11 @@
 #include "agent/zrep_props.h"
 #include "crypto/stream_checksum.h"
 #include "sender/stream_sender.h"
+#include "tests/integration/hostile_listener.h"
 #include "tests/integration/testbed.h"
 
 namespace zrep::testbed {
 namespace {
-
-// A hostile *listener*: answers a master's requests on a peer's port with that peer's
-// certificate, as `answer` says (real TLS, real Hello; one thread per connection).
-class HostileListener {
- public:
-  using Answer = std::function<void(const peer::Request&, peer::Reply&)>;
-  HostileListener(Config config, std::shared_ptr<TlsContext> tls, int port, Answer answer)
-      : config_(std::move(config)), tls_(std::move(tls)), answer_(std::move(answer)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bound_ =
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd_, 16) == 0;
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-  ~HostileListener() {
-    stop_ = true;
-    acceptor_.join();
-    for (auto& t : sessions_) t.join();
-    ::close(fd_);
-  }
-  bool bound() const { return bound_; }
-
- private:
-  void accept_loop() {
-    while (!stop_) {
-      pollfd pfd{fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, 100) <= 0) continue;
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      sessions_.emplace_back([this, c] { serve(c); });
-    }
-  }
-  void serve(int fd) {
-    auto zfs = Zfs::probe();
-    if (!zfs) {
-      ::close(fd);
-      return;
-    }
-    auto session = accept_peer(config_, *tls_, fd, make_hello(config_, zfs->features(), "liar"),
-                               std::chrono::steady_clock::now() + std::chrono::seconds(30));
-    if (!session) return;
-    while (!stop_) {
-      peer::Request req;
-      Status got = receive_message(*(*session)->channel, req, std::chrono::milliseconds(500));
-      if (!got) {
-        if (got.error().code == ErrorCode::kTimeout) continue;
-        return;
-      }
-      peer::Reply reply;
-      reply.set_id(req.id());
-      answer_(req, reply);
-      if (!send_message(*(*session)->channel, reply)) return;
-    }
-  }
-
-  Config config_;
-  std::shared_ptr<TlsContext> tls_;
-  Answer answer_;
-  int fd_ = -1;
-  bool bound_ = false;
-  std::atomic<bool> stop_{false};
-  std::thread acceptor_;
-  std::vector<std::thread> sessions_;  // only the acceptor thread adds to it
-};
 
 // The options of the mount at `dir` ("" when nothing is mounted there).
 std::string mount_options(const std::string& dir) {

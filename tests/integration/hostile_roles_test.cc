@@ -22,86 +22,12 @@
 #include "agent/zfs.h"
 #include "agent/zrep_props.h"
 #include "tests/integration/failover_fixture.h"
+#include "tests/integration/hostile_listener.h"
 
 namespace zrep::testbed {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Listens on `port` with `config`'s certificate and answers every session's requests: Describe
-// with `forge`, Lock with yes, anything else with an error.
-class HostileListener {
- public:
-  using Forge = std::function<peer::DescribeReply(const peer::DescribeRequest&)>;
-  HostileListener(Config config, std::shared_ptr<TlsContext> tls, int port, Forge forge)
-      : config_(std::move(config)), tls_(std::move(tls)), forge_(std::move(forge)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd_, 16) == 0;
-    if (bound_) accepter_ = std::thread([this] { accept_loop(); });
-  }
-  ~HostileListener() {
-    stop_ = true;
-    if (accepter_.joinable()) accepter_.join();
-    for (auto& t : sessions_) t.join();
-    ::close(fd_);
-  }
-  bool bound() const { return bound_; }
-  int describes() const { return describes_; }
-
- private:
-  void accept_loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      sessions_.emplace_back([this, c] { serve(c); });
-    }
-  }
-  void serve(int fd) {
-    auto zfs = Zfs::probe();
-    if (!zfs) {
-      ::close(fd);
-      return;
-    }
-    auto s = accept_peer(config_, *tls_, fd, make_hello(config_, zfs->features(), "liar"),
-                         std::chrono::steady_clock::now() + std::chrono::seconds(30));
-    if (!s) return;
-    while (!stop_) {
-      peer::Request req;
-      Status got = receive_message(*(*s)->channel, req, 200ms);
-      if (!got && got.code() == ErrorCode::kTimeout) continue;
-      if (!got) return;
-      peer::Reply reply;
-      reply.set_id(req.id());
-      if (req.has_describe()) {
-        ++describes_;
-        *reply.mutable_describe() = forge_(req.describe());
-      } else if (req.has_lock()) {
-        reply.mutable_lock();
-      } else {
-        *reply.mutable_error() = to_wire(make_error(ErrorCode::kUnavailable, "not here"));
-      }
-      if (!send_message(*(*s)->channel, reply)) return;
-    }
-  }
-
-  Config config_;
-  std::shared_ptr<TlsContext> tls_;
-  Forge forge_;
-  int fd_ = -1;
-  bool bound_ = false;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> describes_{0};
-  std::thread accepter_;
-  std::vector<std::thread> sessions_;
-};
 
 class HostileRoles : public Failover {
  protected:
@@ -253,16 +179,26 @@ TEST_P(HostileRolesLies, AHigherEpochLieInDescribeDoesNotDemoteAHealthyMaster) {
   ASSERT_TRUE(tls) << tls.error().message;
   const Lie lie = GetParam();
   {
-    HostileListener liar(*cfg, *tls, hosts_->beta_spec.port, [&](const peer::DescribeRequest&) {
-      auto r = truth(dst_);
-      lie.apply(r, hosts_->alpha_name(), src_, dst_, beta_name());
-      return r;
-    });
+    // Describe gets the lie, Lock a yes, anything else an error.
+    std::atomic<int> describes{0};
+    HostileListener liar(
+        *cfg, *tls, hosts_->beta_spec.port, [&](const peer::Request& req, peer::Reply& reply) {
+          if (req.has_describe()) {
+            ++describes;
+            auto r = truth(dst_);
+            lie.apply(r, hosts_->alpha_name(), src_, dst_, beta_name());
+            *reply.mutable_describe() = r;
+          } else if (req.has_lock()) {
+            reply.mutable_lock();
+          } else {
+            *reply.mutable_error() = to_wire(make_error(ErrorCode::kUnavailable, "not here"));
+          }
+        });
     ASSERT_TRUE(liar.bound());
     write_file(mnt(src_) + "/third.txt", "3\n");
     auto r = alpha().cli({"sync", src_});
     EXPECT_NE(r.exit_code, 0) << text(r);
-    EXPECT_GT(liar.describes(), 0) << "alpha never asked the liar";
+    EXPECT_GT(describes.load(), 0) << "alpha never asked the liar";
     EXPECT_EQ(r.err.find("demoted"), std::string::npos) << r.err;
     // The background check (every mastered filesystem) hears the lie as well.
     std::this_thread::sleep_for(2s);

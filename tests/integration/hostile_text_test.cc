@@ -18,6 +18,7 @@
 #include "agent/peer_session.h"
 #include "agent/zfs.h"
 #include "crypto/tls.h"
+#include "tests/integration/hostile_listener.h"
 #include "tests/integration/testbed.h"
 
 namespace zrep::testbed {
@@ -26,70 +27,6 @@ namespace {
 const std::string kHostile =
     "\x1b[2J\x1b[31mdataset is fine\x1b[0m\nFORGED LOG LINE: all good\r\x07\xc2\x9b"
     "1m\xe2\x80\xae";
-
-// Serves beta's port until stopped: TLS with beta's certificate, Hello, then an error reply
-// carrying kHostile to each request.
-class HostileServer {
- public:
-  HostileServer(const std::string& beta_config, int port) {
-    auto cfg = load_config(beta_config);
-    EXPECT_TRUE(cfg) << cfg.error().message;
-    config_ = *cfg;
-    auto tls = TlsContext::create({config_.ca_file, config_.cert_file, config_.key_file});
-    EXPECT_TRUE(tls) << tls.error().message;
-    tls_ = *tls;
-    auto zfs = Zfs::probe();
-    EXPECT_TRUE(zfs);
-    hello_ = make_hello(config_, zfs->features(), "hostile-text-test");
-
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(fd_, 8), 0);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~HostileServer() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  int replies() const { return replies_; }
-
- private:
-  void serve() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      auto session = accept_peer(config_, *tls_, c, hello_,
-                                 std::chrono::steady_clock::now() + std::chrono::seconds(30));
-      if (!session) continue;
-      peer::Request req;
-      while (!stop_ && receive_message(*(*session)->channel, req, std::chrono::seconds(5))) {
-        peer::Reply reply;
-        reply.set_id(req.id());
-        reply.mutable_error()->set_code("conflict");
-        reply.mutable_error()->set_message(kHostile);
-        if (!send_message(*(*session)->channel, reply)) break;
-        ++replies_;
-      }
-    }
-  }
-
-  Config config_;
-  std::shared_ptr<TlsContext> tls_;
-  peer::Hello hello_;
-  int fd_ = -1;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> replies_{0};
-  std::thread thread_;
-};
 
 bool has_raw_control(const std::string& s) {
   for (char c : s) {
@@ -101,7 +38,13 @@ bool has_raw_control(const std::string& s) {
 
 TEST_F(PairTest, HostilePeerTextIsEscapedInCliOutputAndLog) {
   beta().stop();
-  HostileServer server(beta().config_path(), hosts_->beta_spec.port);
+  // beta's certificate; every request gets an error reply carrying kHostile.
+  HostileListener server(beta().config_path(), hosts_->beta_spec.port,
+                         [](const peer::Request&, peer::Reply& reply) {
+                           reply.mutable_error()->set_code("conflict");
+                           reply.mutable_error()->set_message(kHostile);
+                         });
+  ASSERT_TRUE(server.bound());
   must({"zfs", "snapshot", src_ + "@zrep_000000"});
 
   auto r = alpha().cli({"init", src_, beta_name(), dst_}, 60);
