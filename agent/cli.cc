@@ -52,8 +52,8 @@ int serve(const GlobalOptions& g) {
   ::signal(SIGPIPE, SIG_IGN);
   auto zfs = Zfs::probe();
   if (!zfs) return fail(zfs.error().message);
-  auto tls = TlsContext::create(
-      {config->ca_file, config->cert_file, config->key_file, config->crl_file});
+  auto tls =
+      TlsContext::create({config->ca_file, config->cert_file, config->key_file, config->crl_file});
   if (!tls) return fail(tls.error().message);
   Daemon daemon(std::move(*config), std::move(*zfs), std::move(*tls));
   Status s = daemon.run();
@@ -382,8 +382,9 @@ int run_cli(int argc, char** argv) {
     }
   });
   auto* pki_revoke_cmd = pki_cmd->add_subcommand(
-      "revoke", "revoke HOST's certificate: add it to DIR/crl.pem (copy that to [tls] crl on "
-                "every host) and move HOST.crt/.key aside for a new 'pki issue'");
+      "revoke",
+      "revoke HOST's certificate: add it to DIR/crl.pem (copy that to [tls] crl on "
+      "every host) and move HOST.crt/.key aside for a new 'pki issue'");
   pki_revoke_cmd->add_option("DIR", pki_dir, "directory holding the CA")->required();
   pki_revoke_cmd->add_option("HOST", pki_host, "host whose certificate DIR/HOST.crt to revoke")
       ->required();

@@ -471,8 +471,8 @@ Status Zfs::mount_inert(const std::string& fs) const {
   if (nosuid && nodev) return Status::ok();
   // The ZFS mounted it with setuid or devices honoured although both are off (zfs-fuse
   // ignores them): take them away from the mount itself.
-  auto out = run({"mount", "-o", "remount,bind,nosuid,nodev", mountpoint},
-                         options_.command_timeout);
+  auto out =
+      run({"mount", "-o", "remount,bind,nosuid,nodev", mountpoint}, options_.command_timeout);
   if (!out) return out.error();
   if (out->exit_code != 0 || out->timed_out) {
     return make_error(ErrorCode::kZfs, "cannot remount " + mountpoint +

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <array>
-#include <ctime>
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <utility>
 
@@ -235,13 +235,15 @@ Result<X509CrlPtr> make_crl(const Ca& ca, const std::vector<std::pair<BignumPtr,
     Asn1TimePtr when(ASN1_TIME_set(nullptr, at));
     ok = ok && r != nullptr && number && when &&
          X509_REVOKED_set_serialNumber(r, number.get()) == 1 &&
-         X509_REVOKED_set_revocationDate(r, when.get()) == 1 && X509_CRL_add0_revoked(crl.get(), r) == 1;
+         X509_REVOKED_set_revocationDate(r, when.get()) == 1 &&
+         X509_CRL_add0_revoked(crl.get(), r) == 1;
     if (!ok) {
       X509_REVOKED_free(r);
       break;
     }
   }
-  ok = ok && X509_CRL_sort(crl.get()) == 1 && X509_CRL_sign(crl.get(), ca.key.get(), EVP_sha256()) > 0;
+  ok = ok && X509_CRL_sort(crl.get()) == 1 &&
+       X509_CRL_sign(crl.get(), ca.key.get(), EVP_sha256()) > 0;
   if (!ok) return openssl_error("cannot make a CRL");
   return crl;
 }
@@ -328,8 +330,7 @@ Status pki_issue(const std::string& dir, const std::string& host, int valid_days
   return written;
 }
 
-Result<RevokeResult> pki_revoke(const std::string& dir, const std::string& host,
-                                int valid_days) {
+Result<RevokeResult> pki_revoke(const std::string& dir, const std::string& host, int valid_days) {
   if (!is_valid_host_name(host) || host == "ca") {
     return make_error(ErrorCode::kInvalidArgument, "'" + host + "' is not a host of this PKI");
   }
@@ -363,9 +364,8 @@ Result<RevokeResult> pki_revoke(const std::string& dir, const std::string& host,
   // The new CRL replaces the old one in one rename: an agent reading it sees one or the other.
   const std::string tmp = result.crl_file + ".new";
   ::unlink(tmp.c_str());
-  ZREP_RETURN_IF_ERROR(write_new_file(tmp, 0644, [&](FILE* f) {
-    return PEM_write_X509_CRL(f, crl->get()) == 1;
-  }));
+  ZREP_RETURN_IF_ERROR(
+      write_new_file(tmp, 0644, [&](FILE* f) { return PEM_write_X509_CRL(f, crl->get()) == 1; }));
   if (::rename(tmp.c_str(), result.crl_file.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());

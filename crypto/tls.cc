@@ -46,8 +46,8 @@ struct TlsContext::Impl {
   X509StorePtr store;
   std::set<std::string> revoked;
   FileId loaded{};
-  FileId failed{};       // the file as it was when it last failed to load (not retried)
-  std::string problem;  // why the file as it is now does not load ("" when it does)
+  FileId failed{};          // the file as it was when it last failed to load (not retried)
+  std::string problem;      // why the file as it is now does not load ("" when it does)
   uint64_t generation = 0;  // loads so far
 };
 
@@ -76,8 +76,8 @@ Result<LoadedCrl> load_crl(const std::string& path, const std::vector<X509Ptr>& 
   while (X509_CRL* crl = PEM_read_X509_CRL(f, nullptr, nullptr, nullptr)) crls.emplace_back(crl);
   std::fclose(f);
   const unsigned long last = ERR_peek_last_error();
-  const bool clean_end = ERR_GET_LIB(last) == ERR_LIB_PEM &&
-                         ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
+  const bool clean_end =
+      ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
   if (!clean_end && last != 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       "CRL file " + path + " is not valid PEM: " + openssl_errors());

@@ -54,14 +54,14 @@ std::map<std::string, Dataset> scenario() {
   std::map<std::string, Dataset> m;
   m["tank"] = {};
   m["tank/backup"] = {};
-  m["tank/backup/data"] = {{{"zrep:src-host", "beta"},
-                            {"zrep:src-fs", "tank/data"},
-                            {"zrep:dest-host", "alpha"},
-                            {"zrep:dest-fs", "tank/backup/data"},
-                            {"zrep:epoch", "3"},
-                            {"readonly", "on"}},
-                           {{"zrep_000001", 101, 10, "1700000000"},
-                            {"zrep_000002", 102, 20, "1700000600"}}};
+  m["tank/backup/data"] = {
+      {{"zrep:src-host", "beta"},
+       {"zrep:src-fs", "tank/data"},
+       {"zrep:dest-host", "alpha"},
+       {"zrep:dest-fs", "tank/backup/data"},
+       {"zrep:epoch", "3"},
+       {"readonly", "on"}},
+      {{"zrep_000001", 101, 10, "1700000000"}, {"zrep_000002", 102, 20, "1700000600"}}};
   m["tank/backup/unrelated"] = {{}, {{"operator-keep", 201, 15, ""}}};
   m["tank/backup/gamma"] = {{{"zrep:src-host", "gamma"},
                              {"zrep:src-fs", "tank/g"},
@@ -94,9 +94,9 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 bool within(const std::string& name, const std::string& root) {
-  return name == root || (name.size() > root.size() && name.compare(0, root.size(), root) == 0 &&
-                          (name[root.size()] == '/' || name[root.size()] == '@' ||
-                           name[root.size()] == '#'));
+  return name == root ||
+         (name.size() > root.size() && name.compare(0, root.size(), root) == 0 &&
+          (name[root.size()] == '/' || name[root.size()] == '@' || name[root.size()] == '#'));
 }
 
 ProcessOutput answer(int code, std::string out, std::string err = "") {
@@ -144,8 +144,9 @@ class FakeZfs {
     } else if (cmd == "snapshot") {
       auto at = target.find('@');
       auto it = at == std::string::npos ? model.end() : model.find(target.substr(0, at));
-      if (it != model.end()) it->second.snaps.push_back({target.substr(at + 1), 900 + commands.size(),
-                                                         100 + commands.size(), ""});
+      if (it != model.end())
+        it->second.snaps.push_back(
+            {target.substr(at + 1), 900 + commands.size(), 100 + commands.size(), ""});
     } else if (cmd == "destroy") {
       auto at = target.find('@');
       if (at != std::string::npos) {
@@ -342,8 +343,8 @@ void check_commands(const FakeZfs& fake) {
 }
 
 void check_replies(const std::string& out, const std::set<uint64_t>& ids) {
-  fuzz::InputStream in(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(out.data()),
-                                                out.size()));
+  fuzz::InputStream in(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(out.data()), out.size()));
   FrameChannel channel(in);
   for (;;) {
     auto frame = channel.read_frame(std::chrono::milliseconds(0));
@@ -352,8 +353,8 @@ void check_replies(const std::string& out, const std::set<uint64_t>& ids) {
     if (frame->type == FrameType::kDataAbort) continue;  // a receive gives up on its stream
     ZREP_FUZZ_CHECK(frame->type == FrameType::kControl);
     peer::Reply reply;
-    ZREP_FUZZ_CHECK(reply.ParseFromArray(frame->payload.data(),
-                                         static_cast<int>(frame->payload.size())));
+    ZREP_FUZZ_CHECK(
+        reply.ParseFromArray(frame->payload.data(), static_cast<int>(frame->payload.size())));
     ZREP_FUZZ_CHECK(ids.count(reply.id()) != 0);
   }
 }

@@ -277,7 +277,8 @@ Agent::Agent(const std::string& workdir, const AgentSpec& spec) {
     << "io_timeout = " << test_io_timeout() << "\n"
     << test_handshake_timeout_line() << spec.extra_config << "\n"
     << "[tls]\nca = \"" << spec.ca << "\"\ncert = \"" << spec.cert << "\"\nkey = \"" << spec.key
-    << "\"\n" << spec.tls_extra << "\n"
+    << "\"\n"
+    << spec.tls_extra << "\n"
     << "[[peer]]\nname = \"" << spec.peer << "\"\n";
   if (spec.peer_port != 0) c << "address = \"127.0.0.1:" << spec.peer_port << "\"\n";
   c << "datasets = [";

@@ -94,7 +94,7 @@ struct AgentSpec {
   int peer_port = 0;                 // 0: the peer entry has no address
   std::vector<std::string> allowed;  // datasets here the peer may touch
   std::string ca, cert, key;
-  std::string extra_config;  // top-level TOML lines (schedule settings, [[filesystem]] last)
+  std::string extra_config;    // top-level TOML lines (schedule settings, [[filesystem]] last)
   std::string tls_extra = {};  // lines of its [tls] table besides ca, cert, key (e.g. crl)
 };
 
