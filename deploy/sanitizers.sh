@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
-# Sanitizer builds and their test runs (gcc):
-#   build-asan/  AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer: the unit tests,
-#                then the zfs-fuse integration tests, whose agents are the sanitized binary
+# Sanitizer builds and their test runs:
+#   build-asan/  AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer (clang, with
+#                libFuzzer's coverage instrumentation: the same build holds the fuzz targets,
+#                which deploy/fuzz.sh runs with BUILD_DIR=build-asan): the unit tests, then the
+#                zfs-fuse integration tests, whose agents are the sanitized binary
 #                (ZREP_AGENT_BINARY points into build-asan/);
-#   build-tsan/  ThreadSanitizer: the unit tests.
-# Only the targets the tests need are built (unit_tests, integration_tests and the agents).
+#   build-tsan/  ThreadSanitizer (gcc): the unit tests.
+# Only the targets the tests need are built (unit_tests, integration_tests, the agents and the
+# fuzz targets).
 # Any sanitizer report fails the run: the sanitizers abort the process at the first error, and
 # reports of agents the integration tests start (which the tests may not notice) are written to
 # build-*/sanitizer-logs/ and fail the run too.
 #
 # usage: deploy/sanitizers.sh [asan|tsan|all]     (default all)
 # environment:
-#   JOBS                 parallel compile jobs (default 2)
+#   JOBS                 parallel compile jobs (default: the cores)
 #   SAN_INTEGRATION=0    skip the integration tests of the ASan build
 #   SAN_FILTER           ctest -R regexp for the ASan integration tests (default: all of them)
 #   CMAKE_CXX_COMPILER_LAUNCHER  e.g. ccache (used when ccache is installed)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-all}
-jobs=${JOBS:-2}
+jobs=${JOBS:-$(nproc)}
 launcher=${CMAKE_CXX_COMPILER_LAUNCHER:-$(command -v ccache || true)}
 
 case $what in asan | tsan | all) ;; *)
@@ -31,13 +34,20 @@ log() { printf '[sanitizers %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 now() { date +%s; }
 declare -a TIMES=()
 
-configure() { # dir flags
-  local dir=$1 flags=$2
+# -O1 -g1: line tables (reports name file and line), and it compiles much faster than -O2 -g.
+configure() { # dir compiler flags [cmake options...]
+  local dir=$1 cxx=$2 flags=$3
+  shift 3
+  # A build dir made with another compiler (an older version of this script) starts over.
+  if [ -f "$dir/CMakeCache.txt" ] && ! grep -q "^CMAKE_CXX_COMPILER:[A-Z]*=.*$cxx\$" "$dir/CMakeCache.txt"; then
+    log "$dir was configured with another compiler: starting it over"
+    rm -rf "$dir"
+  fi
   cmake -S "$here" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_COMPILER=g++ \
+    -DCMAKE_CXX_COMPILER="$cxx" \
     ${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"} \
     -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
-    -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
+    -DCMAKE_EXE_LINKER_FLAGS="$flags" "$@" >/dev/null
 }
 
 # Sanitizer reports the tests did not see (agents run in the background) fail the run.
@@ -69,13 +79,20 @@ fresh_logs() { # dir
 
 run_asan() {
   local dir=$here/build-asan t
-  # -O1 -g1 (line tables: reports name file and line; compiles much faster than -O2 -g), frame
+  # ZREP_FUZZ=ON adds -fsanitize=fuzzer-no-link,address,undefined (CMakeLists.txt); frame
   # pointers for the unwinder's stack traces.
-  local flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+  command -v clang++ >/dev/null || {
+    log "clang++ not found (deploy/install-deps.sh installs clang and libclang-rt-14-dev)"
+    exit 2
+  }
   t=$(now)
-  log "ASan+UBSan: configure and build into $dir"
-  configure "$dir" "$flags"
-  cmake --build "$dir" -j "$jobs" --target unit_tests integration_tests zrep-agent zrep-agent-test
+  log "ASan+UBSan: configure and build into $dir (clang; the fuzz targets too)"
+  configure "$dir" clang++ "-fno-omit-frame-pointer" -DZREP_FUZZ=ON
+  local fuzz_targets
+  fuzz_targets=$(sed -n 's/^set(ZREP_FUZZ_TARGETS \(.*\))$/\1/p' "$here/tests/fuzz/CMakeLists.txt")
+  # shellcheck disable=SC2086
+  cmake --build "$dir" -j "$jobs" --target unit_tests integration_tests zrep-agent zrep-agent-test \
+    $(printf 'fuzz_%s ' $fuzz_targets)
   TIMES+=("$(printf '%-36s %5ss' "asan build" $(($(now) - t)))")
 
   fresh_logs "$dir"
@@ -101,7 +118,7 @@ run_tsan() {
   local flags="-fsanitize=thread -fno-omit-frame-pointer"
   t=$(now)
   log "TSan: configure and build into $dir"
-  configure "$dir" "$flags"
+  configure "$dir" g++ "$flags"
   cmake --build "$dir" -j "$jobs" --target unit_tests
   TIMES+=("$(printf '%-36s %5ss' "tsan build" $(($(now) - t)))")
 
