@@ -132,5 +132,31 @@ TEST_F(Link, OnlyTheStandbyListensAndTheMasterDialsOut) {
   expect_same_data();
 }
 
+TEST_F(Link, ALinkOfARevokedCertificateIsClosedWithoutARestart) {
+  // alpha listens and checks a CRL (which lists some other host to begin with); beta dials in
+  // and keeps a link open.
+  const std::string& pki = hosts_->pki_dir();
+  must({ZREP_AGENT_BINARY, "pki", "issue", pki, "retired-host"});
+  must({ZREP_AGENT_BINARY, "pki", "revoke", pki, "retired-host"});
+  hosts_->alpha_spec.tls_extra = "crl = \"" + pki + "/crl.pem\"\n";
+  only_one_listens(/*alpha_listens=*/true);
+  auto r = until_linked(alpha(), {"init", src_, beta_name(), dst_});
+  ASSERT_EQ(r.exit_code, 0) << text(r);
+  EXPECT_EQ(link_state(alpha(), src_), "listens up");
+  const auto before = snapshots(dst_);
+
+  // beta's key is stolen: once crl.pem lists it, alpha closes the link that was open already
+  // (no handshake happens on it), and beta's attempts to dial back in are refused.
+  must({ZREP_AGENT_BINARY, "pki", "revoke", pki, beta_name()});
+  EXPECT_TRUE(eventually([&] { return link_state(alpha(), src_) == "listens down"; }, 30))
+      << "alpha kept the revoked peer's link: " << link_state(alpha(), src_);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // beta has dialled again meanwhile
+  EXPECT_EQ(link_state(alpha(), src_), "listens down");
+  write_file(mnt(src_) + "/after-revocation.txt", "must not reach beta\n");
+  r = alpha().cli({"sync", src_}, 60);
+  EXPECT_NE(r.exit_code, 0) << text(r);
+  EXPECT_EQ(snapshots(dst_), before) << "nothing reached the revoked peer";
+}
+
 }  // namespace
 }  // namespace zrep::testbed
