@@ -115,7 +115,9 @@ run_asan() {
 
 run_tsan() {
   local dir=$here/build-tsan t
-  local flags="-fsanitize=thread -fno-omit-frame-pointer"
+  # -Wno-tsan: gcc warns (an error with -Werror) that TSan does not model the standalone fences in
+  # asio's headers; TSan sees the synchronisation through the mutexes and atomics around them.
+  local flags="-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan"
   t=$(now)
   log "TSan: configure and build into $dir"
   configure "$dir" g++ "$flags"
