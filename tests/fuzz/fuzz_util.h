@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <span>
+#include <string>
 
 #include "common/byte_stream.h"
 
@@ -22,12 +23,13 @@ namespace zrep::fuzz {
     }                                                                                        \
   } while (0)
 
-// A ByteStream that reads the fuzz input and swallows writes: what a peer sends, at once.
+// A ByteStream that reads the fuzz input and keeps what is written: what a peer sends, at once,
+// and what the code under test answers.
 class InputStream : public ByteStream {
  public:
   explicit InputStream(std::span<const uint8_t> in) : in_(in) {}
   Status write_all(std::span<const uint8_t> data) override {
-    written_ += data.size();
+    out_.append(reinterpret_cast<const char*>(data.data()), data.size());
     return Status::ok();
   }
   Status read_exact(std::span<uint8_t> out, std::chrono::milliseconds /*timeout*/) override {
@@ -41,12 +43,13 @@ class InputStream : public ByteStream {
   }
   bool readable_now() override { return pos_ < in_.size(); }
   void close() override { pos_ = in_.size(); }
-  size_t written() const { return written_; }
+  size_t written() const { return out_.size(); }
+  const std::string& output() const { return out_; }
 
  private:
   std::span<const uint8_t> in_;
   size_t pos_ = 0;
-  size_t written_ = 0;
+  std::string out_;
 };
 
 }  // namespace zrep::fuzz

@@ -261,32 +261,6 @@ const Config& fuzz_config() {
   return cfg;
 }
 
-// Requests in, frames out.
-class MemoryStream : public ByteStream {
- public:
-  explicit MemoryStream(std::string in) : in_(std::move(in)) {}
-  Status write_all(std::span<const uint8_t> data) override {
-    out.append(reinterpret_cast<const char*>(data.data()), data.size());
-    return Status::ok();
-  }
-  Status read_exact(std::span<uint8_t> buf, std::chrono::milliseconds /*timeout*/) override {
-    if (in_.size() - pos_ < buf.size()) {
-      pos_ = in_.size();
-      return make_error(ErrorCode::kUnavailable, "connection closed by peer");
-    }
-    std::copy_n(in_.begin() + static_cast<std::ptrdiff_t>(pos_), buf.size(), buf.begin());
-    pos_ += buf.size();
-    return Status::ok();
-  }
-  bool readable_now() override { return pos_ < in_.size(); }
-  void close() override {}
-  std::string out;
-
- private:
-  std::string in_;
-  size_t pos_ = 0;
-};
-
 // Framing into a string.
 class Sink : public ByteStream {
  public:
@@ -397,7 +371,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto zfs = Zfs::probe(options);
   ZREP_FUZZ_CHECK(zfs.is_ok());
 
-  MemoryStream stream(framed.bytes);
+  fuzz::InputStream stream(std::span<const uint8_t>(
+      reinterpret_cast<const uint8_t*>(framed.bytes.data()), framed.bytes.size()));
   PeerSession session;
   session.channel = std::make_unique<FrameChannel>(stream);
   session.peer_name = "beta";
@@ -416,6 +391,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)service.serve();
   }
   check_commands(fake);
-  check_replies(stream.out, ids);
+  check_replies(stream.output(), ids);
   return 0;
 }

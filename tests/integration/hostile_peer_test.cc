@@ -43,6 +43,20 @@ std::string mount_options(const std::string& dir) {
 
 class HostilePeer : public PairTest {
  protected:
+  // A Describe reply in which beta claims dst_ is its replica of alpha's src_ at epoch 1 (what a
+  // lying standby starts from); returns its properties for the lie to add to.
+  google::protobuf::Map<std::string, std::string>& describe_as_replica(peer::DescribeReply& d) {
+    d.set_exists(true);
+    d.set_parent_exists(true);
+    auto& p = *d.mutable_props();
+    p[props::kSrcHost] = hosts_->alpha_name();
+    p[props::kSrcFs] = src_;
+    p[props::kDestFs] = dst_;
+    p[props::kDestHost] = beta_name();
+    p[props::kEpoch] = "1";
+    return p;
+  }
+
   void SetUp() override {
     make_hosts(PoolSizes{});
     write_file(mnt(src_) + "/f.bin", test_data(1 << 20, 3));
@@ -323,14 +337,7 @@ TEST_F(HostilePeer, LyingStandbyMakesTheMasterDestroyNothingItNames) {
       switch (req.body_case()) {
         case peer::Request::kDescribe: {
           auto* d = reply.mutable_describe();
-          d->set_exists(true);
-          d->set_parent_exists(true);
-          auto& p = *d->mutable_props();
-          p[props::kSrcHost] = hosts_->alpha_name();
-          p[props::kSrcFs] = src_;
-          p[props::kDestFs] = dst_;
-          p[props::kDestHost] = beta_name();
-          p[props::kEpoch] = "1";
+          auto& p = describe_as_replica(*d);
           p[props::kSavecount] = "5";
           if (!refused) {
             // Before the refusal: "I hold part of NAMED"; after: "and nothing at all".
@@ -415,14 +422,7 @@ TEST_F(HostilePeer, ResumeTokenNamingAnotherSnapshotIsDiscarded) {
         [&](const peer::Request& req, peer::Reply& reply) {
           if (req.has_describe()) {
             auto* d = reply.mutable_describe();
-            d->set_exists(true);
-            d->set_parent_exists(true);
-            auto& p = *d->mutable_props();
-            p[props::kSrcHost] = hosts_->alpha_name();
-            p[props::kSrcFs] = src_;
-            p[props::kDestFs] = dst_;
-            p[props::kDestHost] = beta_name();
-            p[props::kEpoch] = "1";
+            auto& p = describe_as_replica(*d);
             p[props::kReceiving] = "snap=zrep_000009 guid=" + planned_guid + " base=" + base_guid;
             d->set_resume_token(token);
             auto* s = d->add_snapshots();
