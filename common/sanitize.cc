@@ -76,4 +76,12 @@ std::string sanitize_peer_text(std::string_view text, size_t max_bytes) {
   return out;
 }
 
+std::string printable_text(std::string text) {
+  if (text.size() > 500) text = text.substr(0, 500) + "...";
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return text;
+}
+
 }  // namespace zrep

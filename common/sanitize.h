@@ -25,4 +25,8 @@ inline constexpr size_t kMaxPeerTextBytes = 1024;
 // followed by "...[N more bytes]" when anything was cut.
 std::string sanitize_peer_text(std::string_view text, size_t max_bytes = kMaxPeerTextBytes);
 
+// Peer-supplied text for a log line or an error, short form: control characters (newlines,
+// escapes) shown as '?', at most 500 characters.
+std::string printable_text(std::string text);
+
 }  // namespace zrep

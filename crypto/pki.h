@@ -36,6 +36,4 @@ Result<RevokeResult> pki_revoke(const std::string& dir, const std::string& host,
 // diagnostics and for tests.
 Result<std::vector<std::string>> certificate_names(const std::string& cert_file);
 
-bool is_valid_host_name(const std::string& host);
-
 }  // namespace zrep

@@ -6,8 +6,8 @@
 #                zfs-fuse integration tests, whose agents are the sanitized binary
 #                (ZREP_AGENT_BINARY points into build-asan/);
 #   build-tsan/  ThreadSanitizer (gcc): the unit tests.
-# Only the targets the tests need are built (unit_tests, integration_tests, the agents and the
-# fuzz targets).
+# Only the targets the tests need are built (unit_tests, logic_tests, integration_tests, the
+# agents and the fuzz targets).
 # Any sanitizer report fails the run: the sanitizers abort the process at the first error, and
 # reports of agents the integration tests start (which the tests may not notice) are written to
 # build-*/sanitizer-logs/ and fail the run too.
@@ -91,7 +91,7 @@ run_asan() {
   local fuzz_targets
   fuzz_targets=$(sed -n 's/^set(ZREP_FUZZ_TARGETS \(.*\))$/\1/p' "$here/tests/fuzz/CMakeLists.txt")
   # shellcheck disable=SC2086
-  cmake --build "$dir" -j "$jobs" --target unit_tests integration_tests zrep-agent zrep-agent-test \
+  cmake --build "$dir" -j "$jobs" --target unit_tests logic_tests integration_tests zrep-agent zrep-agent-test \
     $(printf 'fuzz_%s ' $fuzz_targets)
   TIMES+=("$(printf '%-36s %5ss' "asan build" $(($(now) - t)))")
 
@@ -121,7 +121,7 @@ run_tsan() {
   t=$(now)
   log "TSan: configure and build into $dir"
   configure "$dir" g++ "$flags"
-  cmake --build "$dir" -j "$jobs" --target unit_tests
+  cmake --build "$dir" -j "$jobs" --target unit_tests logic_tests
   TIMES+=("$(printf '%-36s %5ss' "tsan build" $(($(now) - t)))")
 
   fresh_logs "$dir"

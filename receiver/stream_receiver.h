@@ -12,8 +12,8 @@
 #include <functional>
 
 #include "common/result.h"
+#include "common/transfer_progress.h"
 #include "proto/frame.h"
-#include "sender/stream_sender.h"  // TransferProgress, ProgressFn
 
 namespace zrep {
 

@@ -14,15 +14,10 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/transfer_progress.h"
 #include "proto/frame.h"
 
 namespace zrep {
-
-struct TransferProgress {
-  uint64_t raw_bytes = 0;   // bytes of the zfs stream so far
-  uint64_t wire_bytes = 0;  // bytes of data-frame payload so far (after lz4)
-};
-using ProgressFn = std::function<void(const TransferProgress&)>;
 
 struct SendOptions {
   size_t chunk_size = 256 * 1024;  // <= kMaxBlockSize
@@ -31,7 +26,7 @@ struct SendOptions {
   // Called after the source hit EOF and before DataEnd is written: typically waits for the
   // `zfs send` process and returns its error. An error here sends DataAbort instead of DataEnd.
   std::function<Status()> before_end;
-  ProgressFn progress;             // called at most every progress_interval
+  ProgressFn progress;  // called at most every progress_interval
   std::chrono::milliseconds progress_interval{500};
 };
 

@@ -1,9 +1,9 @@
-// The config parser (agent/config.h: parse_config from TOML text).
+// The config parser (agent/config/config.h: parse_config from TOML text).
 #include <cstdint>
 #include <string_view>
 
-#include "agent/config.h"
-#include "agent/zfs_names.h"
+#include "agent/config/config.h"
+#include "agent/logic/zfs_names.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace zrep;

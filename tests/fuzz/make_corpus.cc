@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/peer_session.h"
+#include "agent/rpc/peer_session.h"
 #include "proto/data_block.h"
 #include "proto/frame.h"
 #include "proto/peer.pb.h"

@@ -1,5 +1,5 @@
-// The peer request dispatcher (agent/peer_service.h) end to end, with a recording ZFS adapter:
-// a sequence of peer::Request messages from a hostile, authenticated peer ("beta") goes
+// The peer request dispatcher (agent/endpoint/peer_service.h) end to end, with a recording ZFS
+// adapter: a sequence of peer::Request messages from a hostile, authenticated peer ("beta") goes
 // through PeerService::serve as control frames, and every zfs command the service runs is
 // answered from a small in-memory model of this host's datasets and recorded.
 //
@@ -24,12 +24,12 @@
 #include <string>
 #include <vector>
 
-#include "agent/config.h"
-#include "agent/lock_table.h"
-#include "agent/net.h"
-#include "agent/peer_service.h"
-#include "agent/peer_session.h"
-#include "agent/zfs.h"
+#include "agent/config/config.h"
+#include "agent/endpoint/peer_service.h"
+#include "agent/logic/lock_table.h"
+#include "agent/rpc/net.h"
+#include "agent/rpc/peer_session.h"
+#include "agent/zfs/zfs.h"
 #include "proto/frame.h"
 #include "tests/fuzz/fuzz_util.h"
 

@@ -1,7 +1,7 @@
-// The peer request layer (agent/peer_service.h), without ZFS: what a peer's control frame turns
-// into before any zfs command runs. The input is one protobuf message as a peer sends it:
+// The peer request layer (agent/endpoint/peer_service.h), without ZFS: what a peer's control frame
+// turns into before any zfs command runs. The input is one protobuf message as a peer sends it:
 //   - as a peer::Request (the dispatcher's input): every name in it goes through the name
-//     validation (agent/zfs_names.h) and `authorize` against a fixed [[peer]] allowance, as
+//     validation (agent/logic/zfs_names.h) and `authorize` against a fixed [[peer]] allowance, as
 //     PeerService does first for each request; snapshots from the wire are converted;
 //   - as a peer::Reply, peer::HelloReply and peer::LinkMessage (what a dialling agent reads):
 //     errors become a Status (from_wire), Hellos are checked (check_hello), and all peer text is
@@ -11,11 +11,11 @@
 #include <cstdint>
 #include <string>
 
-#include "agent/config.h"
-#include "agent/link.h"
-#include "agent/peer_service.h"
-#include "agent/peer_session.h"
-#include "agent/zfs_names.h"
+#include "agent/config/config.h"
+#include "agent/endpoint/peer_service.h"
+#include "agent/logic/zfs_names.h"
+#include "agent/rpc/link.h"
+#include "agent/rpc/peer_session.h"
 #include "common/sanitize.h"
 #include "tests/fuzz/fuzz_util.h"
 

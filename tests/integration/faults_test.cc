@@ -25,9 +25,9 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/config.h"
-#include "agent/net.h"
-#include "agent/peer_session.h"
+#include "agent/config/config.h"
+#include "agent/rpc/net.h"
+#include "agent/rpc/peer_session.h"
 #include "crypto/tls.h"
 #include "tests/integration/testbed.h"
 

@@ -21,10 +21,10 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/config.h"
-#include "agent/net.h"
-#include "agent/peer_session.h"
-#include "agent/zfs.h"
+#include "agent/config/config.h"
+#include "agent/rpc/net.h"
+#include "agent/rpc/peer_session.h"
+#include "agent/zfs/zfs.h"
 #include "tests/integration/testbed.h"
 
 namespace zrep::testbed {

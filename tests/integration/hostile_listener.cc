@@ -9,9 +9,9 @@
 
 #include <chrono>
 
-#include "agent/net.h"
-#include "agent/peer_session.h"
-#include "agent/zfs.h"
+#include "agent/rpc/net.h"
+#include "agent/rpc/peer_session.h"
+#include "agent/zfs/zfs.h"
 
 namespace zrep::testbed {
 

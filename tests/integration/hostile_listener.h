@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "crypto/tls.h"
 #include "proto/peer.pb.h"
 

@@ -15,12 +15,12 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/config.h"
-#include "agent/net.h"
-#include "agent/peer_session.h"
-#include "agent/zfs.h"
-#include "agent/zfs_parse.h"
-#include "agent/zrep_props.h"
+#include "agent/config/config.h"
+#include "agent/logic/zrep_props.h"
+#include "agent/rpc/net.h"
+#include "agent/rpc/peer_session.h"
+#include "agent/zfs/zfs.h"
+#include "agent/zfs/zfs_parse.h"
 #include "crypto/stream_checksum.h"
 #include "sender/stream_sender.h"
 #include "tests/integration/hostile_listener.h"
@@ -165,7 +165,7 @@ TEST_F(HostilePeer, RequestsOutsideTheAllowanceOrWithHostileNamesAreRefused) {
   EXPECT_FALSE(ok->exists());
 }
 
-// Links (agent/link.h): a peer may not push a session on this host that it was not asked for,
+// Links (agent/rpc/link.h): a peer may not push a session on this host that it was not asked for,
 // nor keep a link that this host does not need (it has the peer's address).
 TEST_F(HostilePeer, UnaskedReverseSessionsAndUnneededLinksAreClosed) {
   for (const auto& [purpose, nonce] : std::vector<std::pair<peer::SessionPurpose, std::string>>{

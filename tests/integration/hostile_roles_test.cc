@@ -15,12 +15,12 @@
 #include <functional>
 #include <thread>
 
-#include "agent/config.h"
-#include "agent/net.h"
-#include "agent/peer_service.h"
-#include "agent/peer_session.h"
-#include "agent/zfs.h"
-#include "agent/zrep_props.h"
+#include "agent/config/config.h"
+#include "agent/endpoint/peer_service.h"
+#include "agent/logic/zrep_props.h"
+#include "agent/rpc/net.h"
+#include "agent/rpc/peer_session.h"
+#include "agent/zfs/zfs.h"
 #include "tests/integration/failover_fixture.h"
 #include "tests/integration/hostile_listener.h"
 

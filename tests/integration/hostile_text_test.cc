@@ -13,10 +13,10 @@
 #include <atomic>
 #include <thread>
 
-#include "agent/config.h"
-#include "agent/net.h"
-#include "agent/peer_session.h"
-#include "agent/zfs.h"
+#include "agent/config/config.h"
+#include "agent/rpc/net.h"
+#include "agent/rpc/peer_session.h"
+#include "agent/zfs/zfs.h"
 #include "crypto/tls.h"
 #include "tests/integration/hostile_listener.h"
 #include "tests/integration/testbed.h"

@@ -1,7 +1,7 @@
 // Firewall-friendly deployments: only one host listens, and its config has no address for the
 // other, which does not listen at all. So nothing can dial the host without a port: every
 // operation, in both directions, has to go over the link the dialling host keeps open
-// (agent/link.h). Asserted on what arrives: files, GUIDs, properties.
+// (agent/rpc/link.h). Asserted on what arrives: files, GUIDs, properties.
 #include <gtest/gtest.h>
 
 #include <chrono>

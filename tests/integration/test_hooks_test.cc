@@ -1,4 +1,4 @@
-// The fault-injection hooks (agent/fault.h) exist only in the test binary: the production
+// The fault-injection hooks (agent/fault/fault.h) exist only in the test binary: the production
 // binary, zrep-agent, runs a sync to its end with ZREP_FAULT_AT set to a step the sync passes.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-#include "agent/net.h"
+#include "agent/rpc/net.h"
 #include "common/subprocess.h"
 #include "tests/integration/testbed.h"
 

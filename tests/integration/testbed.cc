@@ -17,7 +17,7 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/net.h"
+#include "agent/rpc/net.h"
 #include "crypto/stream_checksum.h"
 
 namespace zrep::testbed {

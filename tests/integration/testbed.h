@@ -103,7 +103,7 @@ class Agent {
   Agent(const std::string& workdir, const AgentSpec& spec);
   ~Agent();
   void start();  // asserts the daemon comes up
-  // Environment for the next start(), e.g. {"ZREP_FAULT_AT=prepared"} (agent/fault.h); {}
+  // Environment for the next start(), e.g. {"ZREP_FAULT_AT=prepared"} (agent/fault/fault.h); {}
   // clears it.
   void set_env(std::vector<std::string> env) { env_ = std::move(env); }
   // Waits up to `timeout_s` for the daemon to exit by itself (a fault point); reaps it and

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "agent/zfs.h"
+#include "agent/zfs/zfs.h"
 #include "common/subprocess.h"
 
 namespace zrep {

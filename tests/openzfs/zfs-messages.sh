@@ -1,6 +1,6 @@
 #!/bin/bash
 # zfs-messages.sh -- prints what this ZFS says (stderr, exit code) for the failures the agent's
-# adapter classifies (agent/zfs_parse.cc: classify_zfs_error) and for the properties it reads.
+# adapter classifies (agent/zfs/zfs_parse.cc: classify_zfs_error) and for the properties it reads.
 # Meant to run in the OpenZFS guest, on its own throw-away pools:
 #   ../shared/openzfs-vm/run-in-vm.sh -c 2 -m 3072 -t 300 tests/openzfs/zfs-messages.sh
 modprobe zfs 2>/dev/null || true

@@ -1,4 +1,4 @@
-#include "agent/cli_format.h"
+#include "agent/cli/cli_format.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "agent/conn_limits.h"
+#include "agent/rpc/conn_limits.h"
 
 #include <gtest/gtest.h>
 

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/host_name.h"
 #include "crypto/pki.h"
 #include "crypto/stream_checksum.h"
 #include "crypto/tls.h"

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "agent/link.h"
+#include "agent/rpc/link.h"
 
 namespace zrep {
 namespace {

@@ -1,11 +1,11 @@
 // The decisions that keep a peer's word from deciding what local state does not allow
-// (agent/role_switch.h): which epoch claims demote, epoch bounds, what a peer may lock, and
+// (agent/logic/role_switch.h): which epoch claims demote, epoch bounds, what a peer may lock, and
 // the names a failover at a snapshot keeps newer data under.
 #include <gtest/gtest.h>
 
-#include "agent/config.h"
-#include "agent/lock_table.h"
-#include "agent/role_switch.h"
+#include "agent/config/config.h"
+#include "agent/logic/lock_table.h"
+#include "agent/logic/role_switch.h"
 
 namespace zrep {
 namespace {

@@ -1,4 +1,4 @@
-#include "agent/scheduler.h"
+#include "agent/daemon/scheduler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "agent/zfs.h"
+#include "agent/zfs/zfs.h"
 
 namespace zrep {
 namespace {

@@ -1,4 +1,4 @@
-#include "agent/zfs_parse.h"
+#include "agent/zfs/zfs_parse.h"
 
 #include <gtest/gtest.h>
 

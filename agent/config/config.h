@@ -1,0 +1,104 @@
+// The daemon's configuration: a TOML file (deploy/zrep-agent.toml.example documents every key).
+//
+// parse_config() is pure and checks everything it can without touching the system: names,
+// addresses, duplicate peers. A Config is a plain value, immutable once loaded.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace zrep {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/zrep-agent/zrep-agent.toml";
+inline constexpr const char* kDefaultControlSocket = "/run/zrep-agent/zrep-agent.sock";
+inline constexpr uint16_t kDefaultPort = 7450;
+inline constexpr std::chrono::seconds kMaxHeartbeatInterval{300};
+inline constexpr std::chrono::seconds kMaxHandshakeTimeout{60};
+
+struct Endpoint {
+  std::string host;  // name or address ("::1" without brackets)
+  uint16_t port = 0;
+  std::string to_string() const;
+};
+
+// "host:port", "[v6addr]:port", or "host" (default port).
+Result<Endpoint> parse_endpoint(std::string_view text);
+
+struct PeerConfig {
+  std::string name;                   // the name in the peer's certificate
+  std::optional<Endpoint> address;    // absent: this host never dials the peer
+  std::vector<std::string> datasets;  // datasets here (and below) the peer may read or write
+  // May the peer ask this host to hand over the master role of a filesystem it mirrors
+  // (TakeoverRequest: `failover`/`takeover` run on the standby)? Off: only this host's own
+  // `failover` moves the role.
+  bool allow_takeover = true;
+};
+
+// Automatic replication (issue: safe every minute, even with the WAN down).
+struct ScheduleConfig {
+  std::chrono::seconds interval{0};  // between syncs of each mastered filesystem; 0: off
+  uint32_t max_unsent = 2;           // while this many zrep snapshots are unsent, make no new one
+  uint64_t min_free_bytes = 0;       // skip a run when the filesystem has less space available
+  std::chrono::seconds max_backoff{900};  // cap on the retry delay after failures
+};
+
+struct FilesystemConfig {
+  std::string name;
+  std::optional<std::chrono::seconds> interval;  // overrides ScheduleConfig::interval
+  // Raw sends (zfs send -w, OpenZFS): the standby holds the data encrypted, without the key.
+  // Unset: raw for encrypted filesystems.
+  std::optional<bool> raw;
+};
+
+struct Config {
+  std::string source;  // file the config came from, for messages
+  std::string host;    // this host's name; must match its certificate
+  std::optional<Endpoint> listen;
+  std::string control_socket = kDefaultControlSocket;
+  std::string ca_file, cert_file, key_file;
+  std::string crl_file;  // [tls] crl: optional (crypto/tls.h, TlsFiles::crl_file)
+  std::string log_level = "info";
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds io_timeout{600};
+  // A lock a peer took here lapses when its session shows no request for this long (the
+  // connection cut without a word). A session that ends releases its locks at once.
+  std::chrono::seconds lock_lease{120};
+  // Links (agent/rpc/link.h): how often each side sends a heartbeat; a link silent for three
+  // intervals (the longer of the two sides') is dead.
+  std::chrono::seconds heartbeat_interval{10};
+  // Connections (SECURITY.md, "Connections: which limit protects what").
+  // One deadline for a whole handshake, TCP accept (or connect) -> TLS -> Hello, on both sides.
+  std::chrono::seconds handshake_timeout{5};
+  // A frame (at most 1 MiB) must arrive whole within this long of its first byte.
+  std::chrono::seconds frame_timeout{60};
+  // A request session on which the peer sends no request for this long is closed. (Transfers
+  // and links are not idle: a transfer is a request in progress, a link carries heartbeats.)
+  std::chrono::seconds session_idle_timeout{600};
+  // Connections in their handshake (not yet authenticated): in all, and from one address.
+  int max_handshakes = 64;
+  int max_handshakes_per_address = 8;
+  // Authenticated sessions of one peer (its certificate name) open at once, and in their Hello.
+  int max_sessions_per_peer = 32;
+  int max_handshakes_per_peer = 8;
+  std::vector<PeerConfig> peers;
+  ScheduleConfig schedule;
+  std::vector<FilesystemConfig> filesystems;
+
+  const PeerConfig* find_peer(std::string_view name) const;
+  std::chrono::seconds interval_for(std::string_view fs) const;
+  std::optional<bool> raw_for(std::string_view fs) const;
+  std::vector<std::string> peer_names() const;
+};
+
+// "1024", "512K", "100M", "1G", "2T" (powers of 1024) -> bytes.
+Result<uint64_t> parse_size(std::string_view text);
+
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name);
+Result<Config> load_config(const std::string& path);
+
+}  // namespace zrep

@@ -1,0 +1,173 @@
+#include "agent/daemon/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace zrep {
+namespace {
+
+// How often the list of mastered filesystems is read again (a new init, a failover, a clear).
+constexpr std::chrono::seconds kRefreshEvery{10};
+// How often queued recovery and fencing work is looked at.
+constexpr std::chrono::seconds kSweepEvery{3};
+
+}  // namespace
+
+std::chrono::seconds retry_delay(std::chrono::seconds interval, int failures,
+                                 std::chrono::seconds cap) {
+  if (failures <= 0) return interval;
+  auto delay = interval;
+  for (int i = 1; i < failures && delay < cap; ++i) delay *= 2;
+  return std::min(delay, cap);
+}
+
+Scheduler::Scheduler(const Config& config, Replicator& replicator, SessionRegistry& sessions)
+    : config_(config), replicator_(replicator), sessions_(sessions) {}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::start() {
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Scheduler::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::peer_answers(const std::string& peer) {
+  {
+    std::lock_guard lk(mu_);
+    const auto now = Clock::now();
+    for (auto& [fs, e] : entries_) {
+      if (e.peer != peer || e.failures == 0 || e.next_run <= now) continue;
+      spdlog::info("scheduler: {} answers again; syncing {} now", peer, fs);
+      e.next_run = now;
+    }
+  }
+  wake_.notify_all();
+}
+
+void Scheduler::sweep(Clock::time_point now) {
+  // Recovery of interrupted failovers and fencing checks: everything once at start, then what
+  // was queued. On its own thread: it may wait for a peer.
+  if (sweeping_ || now < next_sweep_) return;
+  sweeping_ = true;
+  const bool everything = !swept_once_;
+  swept_once_ = true;
+  next_sweep_ = now + kSweepEvery;
+  bool started = sessions_.spawn([this, everything] {
+    replicator_.sweep(everything);
+    std::lock_guard lk(mu_);
+    sweeping_ = false;
+  });
+  if (!started) sweeping_ = false;
+}
+
+void Scheduler::loop() {
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    auto now = Clock::now();
+    sweep(now);
+    if (now >= next_refresh_) {
+      lk.unlock();
+      refresh(now);
+      lk.lock();
+      next_refresh_ = now + kRefreshEvery;
+    }
+    lk.unlock();
+    run_due(now);
+    lk.lock();
+    wake_.wait_for(lk, std::chrono::seconds(1), [this] { return stopping_; });
+  }
+}
+
+void Scheduler::refresh(Clock::time_point now) {
+  auto mastered = replicator_.mastered_filesystems();
+  if (!mastered) {
+    spdlog::warn("scheduler: cannot list filesystems: {}", mastered.error().message);
+    return;
+  }
+  std::lock_guard lk(mu_);
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    it = mastered->contains(it->first) || it->second.running ? std::next(it) : entries_.erase(it);
+  }
+  for (const auto& [fs, peer] : *mastered) {
+    if (config_.interval_for(fs).count() == 0) continue;
+    auto [it, added] = entries_.try_emplace(fs);
+    it->second.peer = peer;
+    if (added) {
+      it->second.next_run = now;
+      spdlog::info("scheduler: {} every {} s", fs, config_.interval_for(fs).count());
+    }
+  }
+}
+
+void Scheduler::run_due(Clock::time_point now) {
+  std::vector<std::string> due;
+  std::vector<std::pair<std::string, std::string>> probes;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [fs, e] : entries_) {
+      if (e.running) continue;
+      if (now >= e.next_run) {
+        due.push_back(fs);
+      } else if (e.failures > 0 && now >= e.next_probe) {
+        e.next_probe = now + config_.interval_for(fs);
+        probes.emplace_back(fs, e.peer);
+      }
+      if (now >= e.next_run) e.running = true;
+      replicator_.note_schedule(fs, e.next_run, e.failures);
+    }
+  }
+  // A peer that answers again ends the backoff at once.
+  for (const auto& [fs, peer] : probes) {
+    if (replicator_.probe_peer(peer)) {
+      spdlog::info("scheduler: {} answers again; syncing {} now", peer, fs);
+      std::lock_guard lk(mu_);
+      entries_[fs].next_run = now;
+    }
+  }
+  for (const auto& fs : due) {
+    bool started = sessions_.spawn([this, fs] {
+      auto r = replicator_.sync_scheduled(fs);
+      finished(fs, r.status());
+    });
+    if (!started) {
+      std::lock_guard lk(mu_);
+      entries_[fs].running = false;
+    }
+  }
+}
+
+void Scheduler::finished(const std::string& fs, const Status& result) {
+  std::lock_guard lk(mu_);
+  auto it = entries_.find(fs);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  e.running = false;
+  const auto now = Clock::now();
+  const auto interval = config_.interval_for(fs);
+  const bool busy = !result && result.code() == ErrorCode::kConflict &&
+                    result.message().find("busy") != std::string::npos;
+  if (result || busy) {
+    // Done, or another run (a manual sync) was already at it: both count as up to date.
+    e.failures = 0;
+    e.next_run = now + interval;
+  } else {
+    ++e.failures;
+    auto delay = retry_delay(interval, e.failures, config_.schedule.max_backoff);
+    e.next_run = now + delay;
+    e.next_probe = now + interval;
+    spdlog::warn("scheduler: sync of {} failed ({} in a row), next try in {} s: {}", fs, e.failures,
+                 delay.count(), result.message());
+  }
+  replicator_.note_schedule(fs, e.next_run, e.failures);
+}
+
+}  // namespace zrep

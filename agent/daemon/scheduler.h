@@ -1,0 +1,73 @@
+// Automatic replication: syncs every filesystem this host masters at its interval
+// (sync_interval, or a [[filesystem]] override), one run per filesystem at a time.
+//
+// When runs fail (peer down, WAN down) the retry delay doubles up to max_backoff; meanwhile a
+// cheap reachability check (TCP + TLS + Hello, no snapshot) runs every interval, and the moment
+// the peer answers the next sync runs at once. A failing run makes no snapshot before the peer
+// answered, and at most max_unsent snapshots pile up (Replicator::choose_snapshot), so a day
+// with the link down leaves the pool as it was.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/config/config.h"
+#include "agent/ops/replicator.h"
+#include "agent/rpc/session_registry.h"
+
+namespace zrep {
+
+// The delay before retry number `failures` (1 = after the first failure): the interval,
+// doubled per further failure, capped. Pure.
+std::chrono::seconds retry_delay(std::chrono::seconds interval, int failures,
+                                 std::chrono::seconds cap);
+
+class Scheduler {
+ public:
+  Scheduler(const Config& config, Replicator& replicator, SessionRegistry& sessions);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Starts the loop: scheduled syncs (when any filesystem has an interval), and recovery of
+  // interrupted failovers and fencing checks (always; see Replicator::sweep).
+  void start();
+  void stop();  // returns once the loop ended (runs in flight end with the sessions)
+  // `peer` is reachable again (a link came up): its failing filesystems run now.
+  void peer_answers(const std::string& peer);
+
+ private:
+  using Clock = std::chrono::system_clock;
+  struct Entry {
+    std::string peer;
+    Clock::time_point next_run;
+    Clock::time_point next_probe;
+    int failures = 0;
+    bool running = false;
+  };
+
+  void loop();
+  void sweep(Clock::time_point now);  // with mu_ held
+  void refresh(Clock::time_point now);
+  void run_due(Clock::time_point now);
+  void finished(const std::string& fs, const Status& result);
+
+  const Config& config_;
+  Replicator& replicator_;
+  SessionRegistry& sessions_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::map<std::string, Entry> entries_;  // guarded by mu_
+  Clock::time_point next_refresh_{};
+  Clock::time_point next_sweep_{};
+  bool sweeping_ = false;    // guarded by mu_
+  bool swept_once_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace zrep

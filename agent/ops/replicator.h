@@ -1,0 +1,211 @@
+// The master side of replication: init (pair and full send) and sync (incremental send), and
+// the list/status views. Runs on control-connection threads; per-filesystem locks keep two
+// operations on one filesystem from interleaving in this daemon.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/config/config.h"
+#include "agent/logic/lock_table.h"
+#include "agent/logic/role_switch.h"
+#include "agent/logic/sync_plan.h"
+#include "agent/logic/zrep_props.h"
+#include "agent/rpc/link.h"
+#include "agent/rpc/peer_session.h"
+#include "agent/zfs/zfs.h"
+#include "crypto/tls.h"
+#include "proto/control.pb.h"
+
+namespace zrep {
+
+using ProgressSink = std::function<void(const control::Progress&)>;
+
+// What the daemon remembers of a filesystem between operations (in memory; ZFS properties
+// hold everything that must survive a restart).
+struct FsRecord {
+  std::string running;  // operation in progress, empty when idle
+  std::chrono::system_clock::time_point running_since;
+  std::optional<std::chrono::system_clock::time_point> last_success;
+  uint64_t last_bytes = 0;
+  double last_seconds = 0;
+  std::string last_error;
+  std::optional<std::chrono::system_clock::time_point> last_error_time;
+  std::optional<std::chrono::system_clock::time_point> next_run;  // when scheduled
+  int failures_in_a_row = 0;
+};
+
+class Replicator {
+ public:
+  // `sessions` (optional): the daemon's registry, so a stop interrupts outgoing transfers too.
+  // `links` (optional): how a peer without an address is reached (agent/rpc/link.h).
+  Replicator(const Config& config, const Zfs& zfs, TlsContext& tls, std::string instance_id,
+             LockTable& locks, SessionRegistry* sessions = nullptr, LinkHub* links = nullptr);
+
+  Result<nlohmann::json> init(const control::InitCommand& cmd, const ProgressSink& progress);
+  Result<nlohmann::json> sync(const control::SyncCommand& cmd, const ProgressSink& progress);
+  Result<nlohmann::json> list(const control::ListCommand& cmd);
+  Result<nlohmann::json> status(const control::StatusCommand& cmd);
+  Result<nlohmann::json> expire(const control::ExpireCommand& cmd);
+  Result<nlohmann::json> clear(const control::ClearCommand& cmd);
+  Result<nlohmann::json> changedest(const control::ChangeDestCommand& cmd);
+  // Failover, takeover and resync (agent/ops/failover.cc on agent/roles/switch_steps.h; the
+  // state machine is agent/FAILOVER.md).
+  Result<nlohmann::json> failover(const control::FailoverCommand& cmd,
+                                  const ProgressSink& progress);
+  Result<nlohmann::json> takeover(const control::TakeoverCommand& cmd,
+                                  const ProgressSink& progress);
+  Result<nlohmann::json> resync(const control::ResyncCommand& cmd);
+  // A planned failover of fs (mastered here) that its standby `requester` asked for.
+  Result<nlohmann::json> failover_for_peer(const std::string& fs, const std::string& snapshot,
+                                           const std::string& requester);
+  // Recovery and fencing. check_later() queues fs for the next sweep; sweep() resolves
+  // unfinished switches and checks mastered filesystems against their peers (all of them
+  // when `everything`, as at startup; otherwise the queued ones). True when something is
+  // still unresolved (a peer did not answer).
+  void check_later(const std::string& fs);
+  bool sweep(bool everything);
+
+  // The pairing a destination records, from the source's properties.
+  peer::Pairing make_pairing(const std::string& fs, const std::string& dest_host,
+                             const std::string& dest_fs, const props::PropMap& p) const;
+  // Records on the master's filesystem that it replicates as `pairing` says.
+  Status write_master_pairing(const peer::Pairing& pairing);
+  // list -s: the zrep snapshots of fs with their sent state.
+  Result<nlohmann::json> list_snapshots(const std::string& fs);
+  // For the scheduler: filesystems this host masters -> their destination host; one sync; a
+  // cheap check that a peer answers (TCP, TLS, Hello); what to show in status.
+  Result<std::map<std::string, std::string>> mastered_filesystems();
+  Result<nlohmann::json> sync_scheduled(const std::string& fs) { return sync_one(fs, {}, ""); }
+  bool probe_peer(const std::string& peer_name);
+  void note_schedule(const std::string& fs, std::chrono::system_clock::time_point next_run,
+                     int failures);
+
+ private:
+  // Holds this daemon's lock on one filesystem for the lifetime of an operation.
+  class FsLock {
+   public:
+    FsLock(Replicator* r, std::string fs, HeldLock held)
+        : r_(r), fs_(std::move(fs)), held_(std::move(held)) {}
+    FsLock(FsLock&& o) noexcept
+        : r_(std::exchange(o.r_, nullptr)), fs_(std::move(o.fs_)), held_(std::move(o.held_)) {}
+    FsLock(const FsLock&) = delete;
+    FsLock& operator=(const FsLock&) = delete;
+    FsLock& operator=(FsLock&&) = delete;
+    ~FsLock();
+
+   private:
+    Replicator* r_;
+    std::string fs_;
+    HeldLock held_;
+  };
+  // A connection to a peer holding its lock on its side of a pairing, released at the end.
+  struct LockedPeer {
+    std::unique_ptr<PeerClient> client;
+    std::string fs, token;
+    LockedPeer(std::unique_ptr<PeerClient> c, std::string f, std::string t)
+        : client(std::move(c)), fs(std::move(f)), token(std::move(t)) {}
+    LockedPeer(LockedPeer&&) noexcept = default;
+    LockedPeer& operator=(LockedPeer&&) = delete;
+    LockedPeer(const LockedPeer&) = delete;
+    LockedPeer& operator=(const LockedPeer&) = delete;
+    ~LockedPeer();
+    PeerClient& operator*() { return *client; }
+    PeerClient* operator->() { return client.get(); }
+  };
+  Result<FsLock> lock(const std::string& fs, const std::string& operation);
+  // Connects to the peer and takes its lock on `remote_fs` for `operation`; released when the
+  // returned LockedPeer ends, or the session does.
+  Result<LockedPeer> connect_locked(const std::string& peer_name, const std::string& remote_fs,
+                                    const std::string& operation);
+  // Asks the peer about its side of fs's pairing, telling it ours (for fencing).
+  Result<peer::DescribeReply> describe_pair(PeerClient& peer, const std::string& fs,
+                                            const props::PropMap& p, const std::string& remote_fs);
+  // On the standby: asks the master to run a planned failover to this host.
+  Result<nlohmann::json> ask_master(const std::string& fs, const props::PropMap& p,
+                                    const std::string& snapshot);
+  Result<nlohmann::json> run_failover(const std::string& fs, const std::string& snapshot,
+                                      const ProgressSink& progress);
+  // With fs's lock held: resolves its unfinished switch. Returns what was done, for messages.
+  Result<std::string> recover_locked(const std::string& fs, PeerClient* peer);
+  // With fs's lock held, fs mastered here: compares epochs with the peer's side. Demotes fs
+  // when the peer took over; an error when this host must not send.
+  // Judges what the peer says of the pairing against local state (role_switch.h judge_claim).
+  Result<ClaimJudgement> judge_peer_claim(const std::string& fs, const props::PropMap& p,
+                                          const peer::DescribeReply& remote,
+                                          const std::string& peer_host);
+  Status fence_locked(const std::string& fs, const props::PropMap& p,
+                      const peer::DescribeReply& remote, const std::string& peer_host);
+  Result<std::unique_ptr<PeerClient>> connect(const std::string& peer_name);
+  // With `given_snapshot` (a recursive snapshot the caller made), sends that one.
+  Result<nlohmann::json> sync_one(const std::string& fs, const ProgressSink& progress,
+                                  const std::string& given_snapshot);
+  Result<nlohmann::json> init_with(const control::InitCommand& cmd, const ProgressSink& progress,
+                                   const std::string& given_snapshot);
+  // Recursive pairings (agent/ops/recursive.cc): one `snapshot -r` of the root, then each
+  // filesystem of the tree as its own pairing, parents first; new children are initialised.
+  Result<nlohmann::json> init_recursive(const control::InitCommand& cmd,
+                                        const ProgressSink& progress);
+  Result<nlohmann::json> sync_recursive(const std::string& root, const ProgressSink& progress);
+  // Sends `snapshot` (incremental from `base` when given) to the peer and verifies it there.
+  Result<peer::ReceiveReply> send_snapshot(PeerClient& peer, const std::string& snapshot,
+                                           const SnapshotInfo* base, peer::ReceiveRequest req,
+                                           const ProgressSink& progress);
+  // The snapshot to send next: a new one, or (past max_unsent) the newest unsent one. Refuses
+  // (kNoSpace) to snapshot below min_free.
+  Result<std::string> choose_snapshot(const std::string& fs, const std::vector<SnapshotInfo>& local,
+                                      const SyncPlan& plan);
+  // After a failed transfer of `snap`: destroys it when the destination certainly lacks it
+  // (the source is left as it was), keeps it (unsent) when that cannot be told or it arrived.
+  // Only a zrep snapshot that this run created (`created_by_this_run`) and that is not the
+  // incremental base (`base_guid`) is ever destroyed (agent/logic/peer_trust.h).
+  void settle_failed_send(const std::string& snap, const std::string& dest_host,
+                          const std::string& dest_fs, bool created_by_this_run, uint64_t base_guid);
+  // OpenZFS: the destination's resume token must name exactly `snapshot` (GUID `guid`) from
+  // `base_guid` (0: full) and be raw exactly when `raw`; read with `zfs send -nvt` here.
+  Status check_resume_token_here(const std::string& token, const std::string& snapshot,
+                                 uint64_t guid, uint64_t base_guid, bool raw);
+  // init when dest already is this filesystem's complete replica (a lost final answer).
+  // kNotFound when it is not.
+  Result<nlohmann::json> adopt_replica(const std::string& fs, const control::InitCommand& cmd,
+                                       PeerClient& peer, const peer::DescribeReply& remote);
+  // Applies savecount here and, on a master with `peer`, on the destination too. keep_guid is
+  // the newest common snapshot; 0 derives it from the zrep:sent marks here.
+  Result<nlohmann::json> expire_one(const std::string& fs, PeerClient* peer, uint64_t keep_guid);
+  // zrep-managed filesystems here: name -> properties.
+  Result<std::map<std::string, std::map<std::string, std::string>>> managed_filesystems(
+      const std::vector<std::string>& only);
+  // OpenZFS: bookmarks the new base (FS#zrep_XXXXXX), so an incremental can start from it
+  // even after the snapshot is destroyed; keeps the newest few.
+  void bookmark_base(const std::string& snapshot);
+  std::string last_error_of(const std::string& fs);  // "none recorded" when there is none
+  // Whether fs goes raw (send -w) to `peer`: [[filesystem]] raw, or by default when fs is
+  // encrypted and both sides can.
+  Result<bool> use_raw(const std::string& fs, PeerClient& peer);
+  void record_result(const std::string& fs, const Status& status, uint64_t bytes, double seconds);
+
+  const Config& config_;
+  const Zfs& zfs_;
+  TlsContext& tls_;
+  std::string instance_id_;
+  SessionRegistry* sessions_;
+  LinkHub* links_;
+
+  LockTable& locks_;
+
+  std::mutex mu_;
+  std::map<std::string, FsRecord> records_;  // guarded by mu_
+  std::set<std::string> pending_;            // guarded by mu_: for the next sweep
+  bool full_sweep_pending_ = false;          // guarded by mu_: the start's sweep failed
+};
+
+}  // namespace zrep
