@@ -8,6 +8,27 @@ namespace zrep {
 Status LockTable::acquire(const std::string& fs, const LockOwner& owner, std::chrono::seconds lease,
                           Steady::time_point now, std::chrono::seconds max_hold) {
   std::lock_guard lk(mu_);
+  return acquire_locked(fs, owner, lease, now, max_hold);
+}
+
+Status LockTable::acquire_waiting(const std::string& fs, const LockOwner& owner,
+                                  std::chrono::seconds lease, std::chrono::milliseconds wait,
+                                  const std::function<bool(const LockInfo&)>& may_wait_for) {
+  std::unique_lock lk(mu_);
+  const auto deadline = Steady::now() + wait;
+  for (;;) {
+    const auto now = Steady::now();
+    Status got = acquire_locked(fs, owner, lease, now, std::chrono::seconds(0));
+    if (got || now >= deadline) return got;
+    auto it = locks_.find(fs);
+    if (it == locks_.end() || it->second.expires <= now || !may_wait_for(it->second)) return got;
+    released_.wait_until(lk, std::min(deadline, it->second.expires));
+  }
+}
+
+Status LockTable::acquire_locked(const std::string& fs, const LockOwner& owner,
+                                 std::chrono::seconds lease, Steady::time_point now,
+                                 std::chrono::seconds max_hold) {
   auto expires = lease.count() > 0 ? now + lease : Steady::time_point::max();
   auto it = locks_.find(fs);
   if (it != locks_.end() && it->second.expires > now && it->second.owner.token != owner.token) {
@@ -56,7 +77,10 @@ void LockTable::renew(const std::string& token, std::chrono::seconds lease,
 void LockTable::release(const std::string& fs, const std::string& token) {
   std::lock_guard lk(mu_);
   auto it = locks_.find(fs);
-  if (it != locks_.end() && it->second.owner.token == token) locks_.erase(it);
+  if (it != locks_.end() && it->second.owner.token == token) {
+    locks_.erase(it);
+    released_.notify_all();
+  }
 }
 
 std::vector<std::string> LockTable::release_all(const std::vector<std::string>& tokens) {
@@ -70,6 +94,7 @@ std::vector<std::string> LockTable::release_all(const std::vector<std::string>& 
       ++it;
     }
   }
+  if (!released.empty()) released_.notify_all();
   return released;
 }
 

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -48,6 +50,12 @@ class LockTable {
   Status acquire(const std::string& fs, const LockOwner& owner, std::chrono::seconds lease,
                  Steady::time_point now = Steady::now(),
                  std::chrono::seconds max_hold = std::chrono::seconds(0));
+  // As acquire (without max_hold), but while fs is held by a holder `may_wait_for` accepts,
+  // waits for it: woken by each release, or when that holder's lease runs out, until `wait`
+  // has passed. A holder it does not accept is refused at once, as acquire does.
+  Status acquire_waiting(const std::string& fs, const LockOwner& owner, std::chrono::seconds lease,
+                         std::chrono::milliseconds wait,
+                         const std::function<bool(const LockInfo&)>& may_wait_for);
   // Renews every lock held with `token`; with lease 0 they do not expire until renewed again.
   void renew(const std::string& token, std::chrono::seconds lease,
              Steady::time_point now = Steady::now());
@@ -60,8 +68,12 @@ class LockTable {
   std::optional<LockInfo> holder(const std::string& fs, Steady::time_point now = Steady::now());
 
  private:
+  Status acquire_locked(const std::string& fs, const LockOwner& owner, std::chrono::seconds lease,
+                        Steady::time_point now, std::chrono::seconds max_hold);
+
   const std::string here_;  // this host's name, for messages
   std::mutex mu_;
+  std::condition_variable released_;  // notified whenever a lock is released
   std::map<std::string, LockInfo> locks_;
   // A host that sat on its lock of fs until the limit may not lock fs again until `until`,
   // whoever held fs in between (kept apart from locks_, which the next holder overwrites).

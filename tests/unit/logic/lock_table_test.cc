@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace zrep {
 namespace {
 
@@ -74,6 +76,51 @@ TEST(LockTable, HeldLockReleasesAtTheEndOfItsScope) {
     EXPECT_TRUE(t.holder("pool/fs").has_value());
   }
   EXPECT_FALSE(t.holder("pool/fs").has_value());
+}
+
+TEST(LockTable, AWaiterGetsTheLockWhenAHolderItWaitsForReleasesIt) {
+  LockTable t("beta");
+  ASSERT_TRUE(t.acquire("pool/fs", owner("beta", "t1", "recover"), 0s).is_ok());
+  std::thread holder([&] {
+    std::this_thread::sleep_for(100ms);
+    t.release("pool/fs", "t1");
+  });
+  // Waits (up to a minute) for the recovery's lock; takes it once released.
+  Status got = t.acquire_waiting("pool/fs", owner("beta", "t2"), 0s, 60s,
+                                 [](const LockInfo& h) { return h.owner.operation == "recover"; });
+  holder.join();
+  EXPECT_TRUE(got.is_ok()) << got.message();
+  ASSERT_TRUE(t.holder("pool/fs").has_value());
+  EXPECT_EQ(t.holder("pool/fs")->owner.token, "t2");
+}
+
+TEST(LockTable, AWaiterIsRefusedAtOnceByAHolderItDoesNotWaitFor) {
+  LockTable t("beta");
+  ASSERT_TRUE(t.acquire("pool/fs", owner("alpha", "t1", "sync"), 0s).is_ok());
+  const auto start = std::chrono::steady_clock::now();
+  Status got = t.acquire_waiting("pool/fs", owner("beta", "t2"), 0s, 60s,
+                                 [](const LockInfo& h) { return h.owner.operation == "recover"; });
+  EXPECT_EQ(got.code(), ErrorCode::kConflict);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);  // not the minute it may wait
+  EXPECT_EQ(t.holder("pool/fs")->owner.token, "t1");
+}
+
+TEST(LockTable, AWaiterGivesUpWhenItsWaitRunsOut) {
+  LockTable t("beta");
+  ASSERT_TRUE(t.acquire("pool/fs", owner("beta", "t1", "recover"), 0s).is_ok());
+  Status got = t.acquire_waiting("pool/fs", owner("beta", "t2"), 0s, 50ms,
+                                 [](const LockInfo&) { return true; });
+  EXPECT_EQ(got.code(), ErrorCode::kConflict);
+  EXPECT_EQ(t.holder("pool/fs")->owner.token, "t1");
+}
+
+TEST(LockTable, AWaiterTakesTheLockWhenTheHoldersLeaseRunsOut) {
+  LockTable t("beta");
+  ASSERT_TRUE(t.acquire("pool/fs", owner("alpha", "t1", "recover"), 1s).is_ok());
+  Status got = t.acquire_waiting("pool/fs", owner("beta", "t2"), 0s, 60s,
+                                 [](const LockInfo&) { return true; });
+  EXPECT_TRUE(got.is_ok()) << got.message();
+  EXPECT_EQ(t.holder("pool/fs")->owner.token, "t2");
 }
 
 }  // namespace
