@@ -110,7 +110,7 @@ void Scheduler::refresh(Clock::time_point now) {
 
 void Scheduler::run_due(Clock::time_point now) {
   std::vector<std::string> due;
-  std::vector<std::pair<std::string, std::string>> probes;
+  std::map<std::string, std::vector<std::string>> probes;  // peer -> its filesystems in backoff
   {
     std::lock_guard lk(mu_);
     for (auto& [fs, e] : entries_) {
@@ -119,18 +119,25 @@ void Scheduler::run_due(Clock::time_point now) {
         due.push_back(fs);
       } else if (e.failures > 0 && now >= e.next_probe) {
         e.next_probe = now + config_.interval_for(fs);
-        probes.emplace_back(fs, e.peer);
+        probes[e.peer].push_back(fs);
       }
       if (now >= e.next_run) e.running = true;
       replicator_.note_schedule(fs, e.next_run, e.failures);
     }
   }
-  // A peer that answers again ends the backoff at once.
-  for (const auto& [fs, peer] : probes) {
-    if (replicator_.probe_peer(peer)) {
-      spdlog::info("scheduler: {} answers again; syncing {} now", peer, fs);
+  // A peer that answers again ends the backoff at once. Each peer is probed on a thread of its
+  // own, one probe per peer at a time: a dead peer's connect timeout delays only its own
+  // filesystems, never the due syncs or the probes of other peers.
+  for (auto& [peer, filesystems] : probes) {
+    {
       std::lock_guard lk(mu_);
-      entries_[fs].next_run = now;
+      if (!probing_.insert(peer).second) continue;
+    }
+    bool started = sessions_.spawn(
+        [this, peer, filesystems = std::move(filesystems)] { probe(peer, filesystems); });
+    if (!started) {
+      std::lock_guard lk(mu_);
+      probing_.erase(peer);
     }
   }
   for (const auto& fs : due) {
@@ -142,6 +149,20 @@ void Scheduler::run_due(Clock::time_point now) {
       std::lock_guard lk(mu_);
       entries_[fs].running = false;
     }
+  }
+}
+
+void Scheduler::probe(const std::string& peer, const std::vector<std::string>& filesystems) {
+  const bool answers = replicator_.probe_peer(peer);
+  std::lock_guard lk(mu_);
+  probing_.erase(peer);
+  if (!answers || stopping_) return;
+  const auto now = Clock::now();
+  for (const auto& fs : filesystems) {
+    auto it = entries_.find(fs);
+    if (it == entries_.end() || it->second.running) continue;
+    spdlog::info("scheduler: {} answers again; syncing {} now", peer, fs);
+    it->second.next_run = now;  // the loop starts it within its next second
   }
 }
 

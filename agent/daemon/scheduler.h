@@ -12,8 +12,10 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/config/config.h"
 #include "agent/ops/replicator.h"
@@ -55,6 +57,8 @@ class Scheduler {
   void refresh(Clock::time_point now);
   void run_due(Clock::time_point now);
   void finished(const std::string& fs, const Status& result);
+  // On a thread of its own: is `peer` back? Then its filesystems run now.
+  void probe(const std::string& peer, const std::vector<std::string>& filesystems);
 
   const Config& config_;
   Replicator& replicator_;
@@ -65,8 +69,9 @@ class Scheduler {
   std::map<std::string, Entry> entries_;  // guarded by mu_
   Clock::time_point next_refresh_{};
   Clock::time_point next_sweep_{};
-  bool sweeping_ = false;    // guarded by mu_
-  bool swept_once_ = false;  // guarded by mu_
+  std::set<std::string> probing_;  // peers probed right now; guarded by mu_
+  bool sweeping_ = false;          // guarded by mu_
+  bool swept_once_ = false;        // guarded by mu_
   std::thread thread_;
 };
 
