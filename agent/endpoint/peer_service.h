@@ -2,7 +2,9 @@
 // into it, mark snapshots sent. Every dataset a peer names is validated and checked against the
 // datasets its [[peer]] entry allows before any zfs command runs.
 //
-// One PeerService serves one session on that session's thread.
+// One PeerService serves one session on that session's thread. Its methods are in the files
+// of this folder by concern: peer_service.cc (the session, dispatch, locks), authorize.cc,
+// describe.cc, replica.cc, receive.cc, failover.cc.
 #pragma once
 
 #include <chrono>
@@ -49,7 +51,11 @@ class PeerService {
   Status serve();
 
  private:
+  // Runs one request and sends its reply (or its error).
   Status handle(const peer::Request& req);
+  // Runs the method for the request's kind; fills reply's body when it succeeds.
+  Status dispatch(const peer::Request& req, peer::Reply& reply);
+  Status clear(const peer::ClearRequest& req);
   Result<peer::DescribeReply> describe(const peer::DescribeRequest& req);
   Result<peer::MarkSentReply> mark_sent(const peer::MarkSentRequest& req);
   Result<peer::ExpireReply> expire(const peer::ExpireRequest& req);
@@ -57,6 +63,20 @@ class PeerService {
   Status check_destination_of_peer(const std::string& dest, const props::PropMap& p);
   // Sends "ready", receives the stream; returns the final reply.
   Result<peer::ReceiveReply> receive(uint64_t id, const peer::ReceiveRequest& req);
+  // The steps of receive, in order (receive.cc).
+  struct ReceiveAttempt;
+  // Refuses a dest that exists and is not this peer's replica; then resumes the partial
+  // receive on dest that the sender names, or discards one it does not. True: it resumes.
+  Result<bool> check_owner_and_partial(const peer::ReceiveRequest& req, const std::string& target);
+  // Sets an old copy aside (init --force) and marks an incremental's dest as receiving.
+  Status prepare_target(ReceiveAttempt& a);
+  Result<RecvSpec> recv_spec(const ReceiveAttempt& a);
+  // Starts zfs recv, sends "ready" and feeds it the stream; returns the raw bytes received.
+  Result<uint64_t> run_stream(uint64_t id, ReceiveAttempt& a, const RecvSpec& spec);
+  // Verifies the received snapshot's GUID, marks, holds and mounts it; returns the reply.
+  Result<peer::ReceiveReply> finish_receive(const ReceiveAttempt& a, uint64_t raw_bytes);
+  // Undoes what the receive changed (as far as it got) and returns e.
+  Error fail_receive(const ReceiveAttempt& a, const Error& e, bool received_something);
   Status check_receive(const peer::ReceiveRequest& req);
   Result<peer::PairReply> pair(const peer::PairRequest& req);
   Status check_pairing(const peer::Pairing& p);
