@@ -78,24 +78,11 @@ Result<json> Replicator::init_recursive(const control::InitCommand& cmd,
   return results;
 }
 
-Result<json> Replicator::sync_recursive(const std::string& root, const ProgressSink& progress) {
-  auto p = zfs_.get_props(root, props::filesystem_props());
-  if (!p) return p.error();
-  const std::string dest_host = props::get(*p, props::kDestHost);
-  const std::string dest_root = props::get(*p, props::kDestFs);
-  if (props::get(*p, props::kMaster) != "yes") {
-    return make_error(ErrorCode::kConflict, root + " is not a zrep master on " + config_.host);
-  }
-  auto members = zfs_.list_filesystems(root);
-  if (!members) return members.error();
-  // Like a single sync: no snapshot before the peer answered.
-  if (auto probe = connect(dest_host); !probe) {
-    record_result(root, probe.error(), 0, 0);
-    return probe.error();
-  }
+Status Replicator::check_tree_unsent(const std::string& root,
+                                     const std::vector<std::string>& members) {
   // A member whose transfers keep failing must not make the tree pile up snapshots: past
   // max_unsent unsent ones on any member, no new recursive snapshot is made.
-  for (const auto& m : *members) {
+  for (const auto& m : members) {
     auto snaps = zfs_.list_snapshots(m);
     if (!snaps) return snaps.error();
     size_t unsent = 0;
@@ -114,6 +101,25 @@ Result<json> Replicator::sync_recursive(const std::string& root, const ProgressS
       return e;
     }
   }
+  return Status::ok();
+}
+
+Result<json> Replicator::sync_recursive(const std::string& root, const ProgressSink& progress) {
+  auto p = zfs_.get_props(root, props::filesystem_props());
+  if (!p) return p.error();
+  const std::string dest_host = props::get(*p, props::kDestHost);
+  const std::string dest_root = props::get(*p, props::kDestFs);
+  if (props::get(*p, props::kMaster) != "yes") {
+    return make_error(ErrorCode::kConflict, root + " is not a zrep master on " + config_.host);
+  }
+  auto members = zfs_.list_filesystems(root);
+  if (!members) return members.error();
+  // Like a single sync: no snapshot before the peer answered.
+  if (auto probe = connect(dest_host); !probe) {
+    record_result(root, probe.error(), 0, 0);
+    return probe.error();
+  }
+  ZREP_RETURN_IF_ERROR(check_tree_unsent(root, *members));
   auto seq = next_tree_seq(zfs_, *members);
   if (!seq) return seq.error();
   const std::string part = format_zrep_snap(*seq);

@@ -1,6 +1,11 @@
 // The master side of replication: init (pair and full send) and sync (incremental send), and
 // the list/status views. Runs on control-connection threads; per-filesystem locks keep two
 // operations on one filesystem from interleaving in this daemon.
+//
+// One class, its definitions in agent/ops/ by concern: replicator.cc (locks, records, managed
+// filesystems, pairing properties), peers.cc, transfer.cc (one snapshot to a peer), sync.cc,
+// init.cc, recursive.cc, admin.cc (expire, changedest, clear, list, status), failover.cc,
+// takeover.cc, resync.cc, recovery.cc (sweep) and fencing.cc.
 #pragma once
 
 #include <chrono>
@@ -135,6 +140,19 @@ class Replicator {
                                     const std::string& snapshot);
   Result<nlohmann::json> run_failover(const std::string& fs, const std::string& snapshot,
                                       const ProgressSink& progress);
+  // The steps of run_failover (agent/ops/failover.cc). Why fs cannot fail over as its
+  // properties stand (an unfinished switch is resolved first); the GUID of the named snapshot
+  // it fails over at, when both sides may fail over there; the final incremental `snap` from
+  // `base`, verified; and the switch itself with the peer's lock held.
+  struct FailoverPlan;
+  Status failover_refusal(const std::string& fs, const props::PropMap& p);
+  Result<uint64_t> base_at_snapshot(const FailoverPlan& plan);
+  Result<peer::ReceiveReply> send_final(const FailoverPlan& plan, PeerClient& peer,
+                                        const std::string& snap, const SnapshotInfo& base,
+                                        const ProgressSink& progress);
+  Result<nlohmann::json> hand_over(FailoverPlan& plan, LockedPeer& peer,
+                                   const ProgressSink& progress,
+                                   std::chrono::steady_clock::time_point started);
   // With fs's lock held: resolves its unfinished switch. Returns what was done, for messages.
   Result<std::string> recover_locked(const std::string& fs, PeerClient* peer);
   // With fs's lock held, fs mastered here: compares epochs with the peer's side. Demotes fs
@@ -145,17 +163,57 @@ class Replicator {
                                           const std::string& peer_host);
   Status fence_locked(const std::string& fs, const props::PropMap& p,
                       const peer::DescribeReply& remote, const std::string& peer_host);
+  // fence_locked's demotion of fs (at epoch `mine`) after the peer took over at `theirs`:
+  // always an error that says what happened.
+  Status demote_locked(const std::string& fs, const std::string& dest_fs,
+                       const peer::DescribeReply& remote, const std::string& peer_host,
+                       uint64_t mine, uint64_t theirs);
+  // The steps of sweep (agent/ops/recovery.cc). fix_locked runs `fix` on fs under its lock
+  // and, when it fails, queues fs for the next sweep; sweep_one looks at one filesystem (its
+  // peer too when `check_peer`); fence_if_taken_over demotes a master whose peer took over.
+  // Each is true when something stays unresolved.
+  bool fix_locked(const std::string& fs, const char* what, const std::function<Status()>& fix);
+  bool sweep_one(const std::string& fs, const props::PropMap& p, bool check_peer);
+  bool fence_if_taken_over(const std::string& fs, const props::PropMap& p);
   Result<std::unique_ptr<PeerClient>> connect(const std::string& peer_name);
   // With `given_snapshot` (a recursive snapshot the caller made), sends that one.
   Result<nlohmann::json> sync_one(const std::string& fs, const ProgressSink& progress,
                                   const std::string& given_snapshot);
+  // The steps of sync_one (agent/ops/sync.cc). Why fs sends nothing as its properties stand;
+  // why it sends nothing to the destination as the peer describes it (after fencing fs when
+  // the peer took over); the snapshot whose interrupted transfer is resumed (its token set in
+  // `req`), empty when the partial receive is discarded; and the send after the plan.
+  struct SyncRun;
+  Status sync_refusal(const std::string& fs, const props::PropMap& p);
+  Status check_sync_destination(const std::string& fs, const props::PropMap& p,
+                                const peer::DescribeReply& remote, const std::string& dest_host,
+                                const std::string& dest_fs);
+  std::string resume_choice(const SyncRun& run, PeerClient& peer, const peer::DescribeReply& remote,
+                            const std::vector<SnapshotInfo>& local, const SyncPlan& plan,
+                            peer::ReceiveRequest& req);
+  Result<nlohmann::json> send_next(const SyncRun& run, LockedPeer& peer,
+                                   const peer::DescribeReply& remote,
+                                   const std::vector<SnapshotInfo>& local, const SyncPlan& plan,
+                                   const ProgressSink& progress);
   Result<nlohmann::json> init_with(const control::InitCommand& cmd, const ProgressSink& progress,
                                    const std::string& given_snapshot);
+  // The steps of init_with (agent/ops/init.cc): the unsent init snapshot a destination's
+  // partial receive is resumed with (empty: it is discarded), and what the master records
+  // once the destination verified `snap`.
+  Result<std::string> resume_init(const control::InitCommand& cmd, PeerClient& peer,
+                                  const peer::DescribeReply& remote,
+                                  const std::vector<SnapshotInfo>& local);
+  Result<nlohmann::json> finish_init(const control::InitCommand& cmd, const std::string& snap,
+                                     const peer::Pairing& pairing, const peer::ReceiveReply& done,
+                                     bool resumed, std::chrono::steady_clock::time_point started);
   // Recursive pairings (agent/ops/recursive.cc): one `snapshot -r` of the root, then each
   // filesystem of the tree as its own pairing, parents first; new children are initialised.
   Result<nlohmann::json> init_recursive(const control::InitCommand& cmd,
                                         const ProgressSink& progress);
   Result<nlohmann::json> sync_recursive(const std::string& root, const ProgressSink& progress);
+  // Refuses (kConflict, recorded for the root) a new recursive snapshot while a member has
+  // max_unsent unsent snapshots after its newest sent one.
+  Status check_tree_unsent(const std::string& root, const std::vector<std::string>& members);
   // Sends `snapshot` (incremental from `base` when given) to the peer and verifies it there.
   Result<peer::ReceiveReply> send_snapshot(PeerClient& peer, const std::string& snapshot,
                                            const SnapshotInfo* base, peer::ReceiveRequest req,
@@ -192,6 +250,8 @@ class Replicator {
   // encrypted and both sides can.
   Result<bool> use_raw(const std::string& fs, PeerClient& peer);
   void record_result(const std::string& fs, const Status& status, uint64_t bytes, double seconds);
+  // Records the failure `e` of an operation on fs and returns it.
+  Error failed(const std::string& fs, const Error& e);
 
   const Config& config_;
   const Zfs& zfs_;
