@@ -42,18 +42,14 @@ Replicator::Replicator(const Config& config, const Zfs& zfs, TlsContext& tls,
 Result<Replicator::FsLock> Replicator::lock(const std::string& fs, const std::string& operation) {
   std::string token = locks_.new_token();
   const LockOwner me{config_.host, instance_id_, operation, token};
-  Status got = locks_.acquire(fs, me, std::chrono::seconds(0));
   // This daemon's own background checks (recovery, fencing) hold a lock for a moment: wait
-  // for them rather than refuse a command as busy. Anything else is refused at once.
-  for (int i = 0; !got && i < 100; ++i) {
-    auto h = locks_.holder(fs);
-    if (!h || h->owner.instance != instance_id_ ||
-        (h->owner.operation != "recover" && h->owner.operation != "fence")) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    got = locks_.acquire(fs, me, std::chrono::seconds(0));
-  }
+  // for them (up to 20 s, woken when they release it) rather than refuse a command as busy.
+  // Anything else is refused at once.
+  Status got = locks_.acquire_waiting(
+      fs, me, std::chrono::seconds(0), std::chrono::seconds(20), [this](const LockInfo& h) {
+        return h.owner.instance == instance_id_ &&
+               (h.owner.operation == "recover" || h.owner.operation == "fence");
+      });
   ZREP_RETURN_IF_ERROR(got);
   std::lock_guard lk(mu_);
   FsRecord& rec = records_[fs];
