@@ -72,7 +72,7 @@ void add_serve_command(CLI::App& app, const GlobalOptions& g, int& rc) {
 int run_cli(int argc, char** argv) {
   CLI::App app{
       "zrep-agent: replicates ZFS filesystems between paired hosts over mutually authenticated "
-      "TLS (planned failover and takeover are not there yet: see the README)."};
+      "TLS, and moves the master role between them (failover, takeover); see the README."};
   app.require_subcommand(1);
   cli::GlobalOptions g;
   cli::add_global_options(app, g);

@@ -21,11 +21,15 @@ struct InitOptions {
 void add_init(CLI::App& app, const GlobalOptions& g, int& rc) {
   auto o = std::make_shared<InitOptions>();
   auto* cmd = app.add_subcommand(
-      "init", "pair FS with REMOTEHOST:DESTFS and send it in full (DESTFS must not exist yet)");
+      "init",
+      "pair FS with REMOTEHOST:DESTFS and send it in full (DESTFS must not exist yet, unless "
+      "--force)");
   cmd->add_option("FS", o->fs, "local filesystem to replicate")->required();
   cmd->add_option("REMOTEHOST", o->remote, "peer name (a [[peer]] in the config)")->required();
   cmd->add_option("DESTFS", o->dest, "filesystem to create on the peer")->required();
-  cmd->add_flag("--force", o->force, "replace DESTFS if it exists (destroys its data there)");
+  cmd->add_flag("--force", o->force,
+                "replace DESTFS if it is a replica from this host (the old copy is kept there, "
+                "renamed aside)");
   cmd->add_flag("-R,--recursive", o->recursive,
                 "FS and every filesystem below it, with one recursive snapshot per run; "
                 "filesystems created below it later are picked up by the next sync");
@@ -98,9 +102,9 @@ void add_status(CLI::App& app, const GlobalOptions& g, int& rc) {
 
 void add_expire(CLI::App& app, const GlobalOptions& g, int& rc) {
   auto names = std::make_shared<std::vector<std::string>>();
-  auto* cmd = app.add_subcommand(
-      "expire",
-      "apply zrep:savecount (default 5) to zrep snapshots here and on the peer: FS... or 'all'");
+  auto* cmd = app.add_subcommand("expire",
+                                 "apply zrep:savecount (default 5) to zrep snapshots here and, "
+                                 "for a master, on its peer: FS... or 'all'");
   cmd->add_option("FS", *names, "filesystems, or 'all'")->required();
   cmd->callback([&g, &rc, names] {
     control::Request r;
