@@ -1,6 +1,5 @@
 #include "agent/config/config.h"
 
-#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -190,39 +189,6 @@ Status parse_schedule(const toml::table& root, Config& cfg, std::string_view sou
 
 }  // namespace
 
-Result<uint64_t> parse_size(std::string_view text) {
-  auto bad = make_error(ErrorCode::kInvalidArgument,
-                        "'" + std::string(text) + "' is not a size (e.g. 1024, 512M, 2G)");
-  if (text.empty()) return bad;
-  uint64_t shift = 0;
-  switch (text.back()) {
-    case 'K':
-    case 'k':
-      shift = 10;
-      break;
-    case 'M':
-    case 'm':
-      shift = 20;
-      break;
-    case 'G':
-    case 'g':
-      shift = 30;
-      break;
-    case 'T':
-    case 't':
-      shift = 40;
-      break;
-    default:
-      break;
-  }
-  std::string_view digits = shift != 0 ? text.substr(0, text.size() - 1) : text;
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size()) return bad;
-  if (shift != 0 && n > (UINT64_MAX >> shift)) return bad;
-  return n << shift;
-}
-
 std::optional<bool> Config::raw_for(std::string_view fs) const {
   for (const auto& f : filesystems) {
     if (f.name == fs && f.raw) return f.raw;
@@ -235,58 +201,6 @@ std::chrono::seconds Config::interval_for(std::string_view fs) const {
     if (f.name == fs && f.interval) return *f.interval;
   }
   return schedule.interval;
-}
-
-std::string Endpoint::to_string() const {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
-Result<Endpoint> parse_endpoint(std::string_view text) {
-  auto bad = [&](std::string_view why) {
-    return make_error(ErrorCode::kInvalidArgument, "bad address '" + std::string(text) +
-                                                       "': " + std::string(why) +
-                                                       " (expected HOST:PORT or [IPV6]:PORT)");
-  };
-  Endpoint ep;
-  std::string_view port_text;
-  if (text.empty()) return bad("empty");
-  if (text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos) return bad("missing ']'");
-    ep.host = std::string(text.substr(1, close - 1));
-    std::string_view rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return bad("expected ':' after ']'");
-      port_text = rest.substr(1);
-    }
-  } else {
-    auto colon = text.rfind(':');
-    if (colon != std::string_view::npos && text.find(':') != colon) {
-      return bad("an IPv6 address must be written in brackets");
-    }
-    ep.host = std::string(text.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = text.substr(colon + 1);
-  }
-  if (ep.host.empty()) return bad("no host");
-  for (char c : ep.host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
-          c == '_')) {
-      return bad("the host has characters that are not allowed");
-    }
-  }
-  if (port_text.empty()) {
-    ep.port = kDefaultPort;
-  } else {
-    unsigned value = 0;
-    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (ec != std::errc() || p != port_text.data() + port_text.size() || value == 0 ||
-        value > 65535) {
-      return bad("the port must be a number from 1 to 65535");
-    }
-    ep.port = static_cast<uint16_t>(value);
-  }
-  return ep;
 }
 
 const PeerConfig* Config::find_peer(std::string_view name) const {
@@ -335,43 +249,45 @@ Status parse_connection_limits(const toml::table& root, Config& cfg, std::string
   return Status::ok();
 }
 
-}  // namespace
+// The top-level keys, tables and arrays of tables a config may have.
+const std::set<std::string>& top_level_keys() {
+  static const std::set<std::string> kKeys = {"host",
+                                              "listen",
+                                              "control_socket",
+                                              "log_level",
+                                              "connect_timeout",
+                                              "io_timeout",
+                                              "lock_lease",
+                                              "heartbeat_interval",
+                                              "handshake_timeout",
+                                              "frame_timeout",
+                                              "session_idle_timeout",
+                                              "max_handshakes",
+                                              "max_handshakes_per_address",
+                                              "max_sessions_per_peer",
+                                              "max_handshakes_per_peer",
+                                              "tls",
+                                              "peer",
+                                              "sync_interval",
+                                              "max_unsent",
+                                              "min_free",
+                                              "max_backoff",
+                                              "filesystem"};
+  return kKeys;
+}
 
-Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
-  toml::table root;
+Result<toml::table> parse_toml(std::string_view toml_text, std::string_view source_name) {
   try {
-    root = toml::parse(toml_text, source_name);
+    return toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
     return config_error(source_name, where.str() + ": " + std::string(e.description()));
   }
-  ZREP_RETURN_IF_ERROR(check_known_keys(root,
-                                        {"host",
-                                         "listen",
-                                         "control_socket",
-                                         "log_level",
-                                         "connect_timeout",
-                                         "io_timeout",
-                                         "lock_lease",
-                                         "heartbeat_interval",
-                                         "handshake_timeout",
-                                         "frame_timeout",
-                                         "session_idle_timeout",
-                                         "max_handshakes",
-                                         "max_handshakes_per_address",
-                                         "max_sessions_per_peer",
-                                         "max_handshakes_per_peer",
-                                         "tls",
-                                         "peer",
-                                         "sync_interval",
-                                         "max_unsent",
-                                         "min_free",
-                                         "max_backoff",
-                                         "filesystem"},
-                                        "", source_name));
-  Config cfg;
-  cfg.source = std::string(source_name);
+}
+
+// This host: its name, where it listens for peers and for the command line, how much it logs.
+Status parse_host_keys(const toml::table& root, Config& cfg, std::string_view source_name) {
   auto host = required_string(root, "host", "", source_name);
   if (!host) return host.error();
   cfg.host = *host;
@@ -398,6 +314,11 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   if (!kLevels.contains(cfg.log_level)) {
     return config_error(source_name, "'log_level' must be one of trace, debug, info, warn, error");
   }
+  return Status::ok();
+}
+
+// Timeouts of dialling and transfers, the lock lease and the link heartbeat.
+Status parse_timeouts(const toml::table& root, Config& cfg, std::string_view source_name) {
   auto ct = optional_seconds(root, "connect_timeout", cfg.connect_timeout, source_name);
   if (!ct) return ct.error();
   cfg.connect_timeout = *ct;
@@ -415,10 +336,11 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
                                          std::to_string(kMaxHeartbeatInterval.count()) +
                                          " seconds: a dead link would go unnoticed for too long");
   }
+  return Status::ok();
+}
 
-  ZREP_RETURN_IF_ERROR(parse_connection_limits(root, cfg, source_name));
-  ZREP_RETURN_IF_ERROR(parse_schedule(root, cfg, source_name));
-
+// [tls]: the CA, this host's certificate and key, and the optional CRL.
+Status parse_tls_table(const toml::table& root, Config& cfg, std::string_view source_name) {
   const auto* tls = root.get_as<toml::table>("tls");
   if (tls == nullptr) {
     return config_error(
@@ -437,32 +359,52 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     if (!v) return v.error();
     cfg.crl_file = *v;
   }
+  return Status::ok();
+}
 
-  if (const auto* peers = root.get("peer")) {
-    const auto* arr = peers->as_array();
-    if (arr == nullptr) {
-      return config_error(source_name, "'peer' must be written as [[peer]] tables");
-    }
-    for (size_t i = 0; i < arr->size(); ++i) {
-      const auto* t = (*arr)[i].as_table();
-      if (t == nullptr)
-        return config_error(source_name, "'peer' must be written as [[peer]] tables");
-      auto peer = parse_peer(*t, i, source_name);
-      if (!peer) return peer.error();
-      if (peer->name == cfg.host) {
-        return config_error(source_name, "peer '" + peer->name + "' has this host's own name");
-      }
-      if (cfg.find_peer(peer->name) != nullptr) {
-        return config_error(source_name, "peer '" + peer->name + "' is listed twice");
-      }
-      if (!peer->address && !cfg.listen) {
-        return config_error(source_name, "peer '" + peer->name +
-                                             "' has no address and this host has no 'listen': "
-                                             "the two could never connect; give one of them");
-      }
-      cfg.peers.push_back(std::move(*peer));
-    }
+// [[peer]]: each one parsed, then checked against this host and the peers before it.
+Status parse_peer_entries(const toml::table& root, Config& cfg, std::string_view source_name) {
+  const auto* peers = root.get("peer");
+  if (peers == nullptr) return Status::ok();
+  const auto* arr = peers->as_array();
+  if (arr == nullptr) {
+    return config_error(source_name, "'peer' must be written as [[peer]] tables");
   }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const auto* t = (*arr)[i].as_table();
+    if (t == nullptr) return config_error(source_name, "'peer' must be written as [[peer]] tables");
+    auto peer = parse_peer(*t, i, source_name);
+    if (!peer) return peer.error();
+    if (peer->name == cfg.host) {
+      return config_error(source_name, "peer '" + peer->name + "' has this host's own name");
+    }
+    if (cfg.find_peer(peer->name) != nullptr) {
+      return config_error(source_name, "peer '" + peer->name + "' is listed twice");
+    }
+    if (!peer->address && !cfg.listen) {
+      return config_error(source_name, "peer '" + peer->name +
+                                           "' has no address and this host has no 'listen': "
+                                           "the two could never connect; give one of them");
+    }
+    cfg.peers.push_back(std::move(*peer));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
+  auto root = parse_toml(toml_text, source_name);
+  if (!root) return root.error();
+  ZREP_RETURN_IF_ERROR(check_known_keys(*root, top_level_keys(), "", source_name));
+  Config cfg;
+  cfg.source = std::string(source_name);
+  ZREP_RETURN_IF_ERROR(parse_host_keys(*root, cfg, source_name));
+  ZREP_RETURN_IF_ERROR(parse_timeouts(*root, cfg, source_name));
+  ZREP_RETURN_IF_ERROR(parse_connection_limits(*root, cfg, source_name));
+  ZREP_RETURN_IF_ERROR(parse_schedule(*root, cfg, source_name));
+  ZREP_RETURN_IF_ERROR(parse_tls_table(*root, cfg, source_name));
+  ZREP_RETURN_IF_ERROR(parse_peer_entries(*root, cfg, source_name));
   return cfg;
 }
 

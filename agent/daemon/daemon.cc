@@ -57,6 +57,11 @@ Status prepare_control_socket(const std::string& path) {
   return Status::ok();
 }
 
+bool out_of_resources(const asio::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory || ec.value() == ENFILE || ec.value() == EMFILE;
+}
+
 }  // namespace
 
 struct Daemon::State {
@@ -100,215 +105,238 @@ struct Daemon::State {
 
   static constexpr std::chrono::seconds kCrlCheckInterval{5};
 
-  void watch_crl() {
-    crl_timer.expires_after(kCrlCheckInterval);
-    crl_timer.async_wait([this](const asio::error_code& ec) {
-      if (ec) return;
-      TlsContext::CrlState now = tls->refresh_crl();
-      if (now.problem != crl_seen.problem && !now.problem.empty()) {
-        spdlog::error("TLS: {}; the revocations loaded before stay in force", now.problem);
+  // Every kCrlCheckInterval: rereads the CRL and closes the sessions of revoked certificates.
+  void watch_crl();
+  // Accepts peer connections on the io thread and starts each one's handshake on a thread.
+  void accept_peers();
+  // accept_peers' failure path: logs (throttled), then accepts again, or later when out of
+  // descriptors.
+  void peer_accept_failed(const asio::error_code& ec);
+  // Takes a handshake slot for the connection and serves it on a session thread; refuses it
+  // when the handshakes in progress are at their limit.
+  void start_handshake(asio::ip::tcp::socket socket);
+  void accept_control();
+  // On a session thread: the TLS handshake and Hello, then the session by its purpose.
+  void serve_peer(int fd, const std::string& from, std::chrono::steady_clock::time_point deadline,
+                  std::shared_ptr<SlotCounter::Slot> slot);
+  // Serves a peer's requests on a session (an accepted one, or a REVERSE one this host opened
+  // because the peer asked over its link) until the peer hangs up.
+  void serve_requests(PeerSession& session);
+  void serve_control(int fd);
+  // Binds the peer listener (with `listen`) and the control socket.
+  Status bind();
+};
+
+void Daemon::State::watch_crl() {
+  crl_timer.expires_after(kCrlCheckInterval);
+  crl_timer.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    TlsContext::CrlState now = tls->refresh_crl();
+    if (now.problem != crl_seen.problem && !now.problem.empty()) {
+      spdlog::error("TLS: {}; the revocations loaded before stay in force", now.problem);
+    }
+    if (now.generation != crl_seen.generation) {
+      spdlog::info("TLS: reloaded {}: {} certificate(s) revoked", config.crl_file, now.revoked);
+      int closed = sessions.close_if([this](ByteStream& b) {
+        auto* t = dynamic_cast<TlsStream*>(&b);
+        return t != nullptr && tls->is_revoked(t->peer_serial());
+      });
+      if (closed > 0) {
+        spdlog::warn("TLS: closed {} session(s) of revoked certificates", closed);
       }
-      if (now.generation != crl_seen.generation) {
-        spdlog::info("TLS: reloaded {}: {} certificate(s) revoked", config.crl_file, now.revoked);
-        int closed = sessions.close_if([this](ByteStream& b) {
-          auto* t = dynamic_cast<TlsStream*>(&b);
-          return t != nullptr && tls->is_revoked(t->peer_serial());
-        });
-        if (closed > 0) {
-          spdlog::warn("TLS: closed {} session(s) of revoked certificates", closed);
-        }
-      }
-      crl_seen = std::move(now);
-      watch_crl();
+    }
+    crl_seen = std::move(now);
+    watch_crl();
+  });
+}
+
+void Daemon::State::accept_peers() {
+  peer_acceptor.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {
+      peer_accept_failed(ec);
+      return;
+    }
+    accept_backoff.succeeded();
+    start_handshake(std::move(socket));
+    accept_peers();
+  });
+}
+
+void Daemon::State::peer_accept_failed(const asio::error_code& ec) {
+  int suppressed = 0;
+  if (accept_log.allow(&suppressed)) {
+    spdlog::warn("accepting a peer connection failed: {}{}", ec.message(),
+                 suppressed > 0 ? fmt::format(" ({} more like it)", suppressed) : "");
+  }
+  if (out_of_resources(ec)) {
+    // Out of descriptors: the pending connection stays queued, and accepting again at once
+    // would fail at once, spinning a core. Wait for sessions to end.
+    accept_retry.expires_after(accept_backoff.failed());
+    accept_retry.async_wait([this](const asio::error_code& timer_ec) {
+      if (!timer_ec) accept_peers();
     });
+    return;
   }
+  accept_peers();
+}
 
-  static bool out_of_resources(const asio::error_code& ec) {
-    return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
-           ec == asio::error::no_memory || ec.value() == ENFILE || ec.value() == EMFILE;
+void Daemon::State::start_handshake(asio::ip::tcp::socket socket) {
+  // The handshake's one deadline starts now, at the TCP accept.
+  const auto deadline = std::chrono::steady_clock::now() + config.handshake_timeout;
+  asio::error_code addr_ec;
+  auto remote = socket.remote_endpoint(addr_ec);  // fails when the client already reset
+  std::string from = addr_ec ? std::string("?") : remote.address().to_string();
+  asio::error_code opt_ec;
+  socket.set_option(asio::socket_base::keep_alive(true), opt_ec);
+  SlotCounter::Refusal why = SlotCounter::Refusal::kNone;
+  std::shared_ptr<SlotCounter::Slot> slot = handshakes->try_acquire(from, &why);
+  if (!slot) {
+    int suppressed = 0;
+    if (refusal_log.allow(&suppressed)) {
+      spdlog::warn("refusing a connection from {}: {}{}", from,
+                   why == SlotCounter::Refusal::kPerKey
+                       ? fmt::format("{} handshakes from that address in progress already "
+                                     "(max_handshakes_per_address)",
+                                     handshakes->per_key_limit())
+                       : fmt::format("{} handshakes in progress already (max_handshakes)",
+                                     handshakes->global_limit()),
+                   suppressed > 0
+                       ? fmt::format(" ({} more refused since the last message)", suppressed)
+                       : "");
+    }
+    socket.close(opt_ec);
+    return;
   }
+  int fd = socket.release();
+  if (!sessions.spawn(
+          // Moved on: the thread must not keep a copy of the slot past the handshake.
+          [this, fd, from, deadline, slot]() mutable {
+            serve_peer(fd, from, deadline, std::move(slot));
+          })) {
+    ::close(fd);
+  }
+}
 
-  void accept_peers() {
-    peer_acceptor.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (ec) {
-        int suppressed = 0;
-        if (accept_log.allow(&suppressed)) {
-          spdlog::warn("accepting a peer connection failed: {}{}", ec.message(),
-                       suppressed > 0 ? fmt::format(" ({} more like it)", suppressed) : "");
-        }
-        if (out_of_resources(ec)) {
-          // Out of descriptors: the pending connection stays queued, and accepting again at once
-          // would fail at once, spinning a core. Wait for sessions to end.
-          accept_retry.expires_after(accept_backoff.failed());
-          accept_retry.async_wait([this](const asio::error_code& timer_ec) {
-            if (!timer_ec) accept_peers();
+void Daemon::State::accept_control() {
+  control_acceptor.async_accept(
+      [this](const asio::error_code& ec, asio::local::stream_protocol::socket socket) {
+        if (ec == asio::error::operation_aborted) return;
+        if (out_of_resources(ec)) {  // as for peers: wait, do not spin
+          control_retry.expires_after(control_backoff.failed());
+          control_retry.async_wait([this](const asio::error_code& timer_ec) {
+            if (!timer_ec) accept_control();
           });
           return;
         }
-        accept_peers();
-        return;
-      }
-      accept_backoff.succeeded();
-      // The handshake's one deadline starts now, at the TCP accept.
-      const auto deadline = std::chrono::steady_clock::now() + config.handshake_timeout;
-      asio::error_code addr_ec;
-      auto remote = socket.remote_endpoint(addr_ec);  // fails when the client already reset
-      std::string from = addr_ec ? std::string("?") : remote.address().to_string();
-      asio::error_code opt_ec;
-      socket.set_option(asio::socket_base::keep_alive(true), opt_ec);
-      SlotCounter::Refusal why = SlotCounter::Refusal::kNone;
-      std::shared_ptr<SlotCounter::Slot> slot = handshakes->try_acquire(from, &why);
-      if (!slot) {
-        int suppressed = 0;
-        if (refusal_log.allow(&suppressed)) {
-          spdlog::warn("refusing a connection from {}: {}{}", from,
-                       why == SlotCounter::Refusal::kPerKey
-                           ? fmt::format("{} handshakes from that address in progress already "
-                                         "(max_handshakes_per_address)",
-                                         handshakes->per_key_limit())
-                           : fmt::format("{} handshakes in progress already (max_handshakes)",
-                                         handshakes->global_limit()),
-                       suppressed > 0
-                           ? fmt::format(" ({} more refused since the last message)", suppressed)
-                           : "");
+        if (!ec) {
+          control_backoff.succeeded();
+          int fd = socket.release();
+          if (!sessions.spawn([this, fd] { serve_control(fd); })) ::close(fd);
         }
-        socket.close(opt_ec);
-      } else {
-        int fd = socket.release();
-        if (!sessions.spawn(
-                // Moved on: the thread must not keep a copy of the slot past the handshake.
-                [this, fd, from, deadline, slot]() mutable {
-                  serve_peer(fd, from, deadline, std::move(slot));
-                })) {
-          ::close(fd);
-        }
-      }
-      accept_peers();
-    });
-  }
+        accept_control();
+      });
+}
 
-  void accept_control() {
-    control_acceptor.async_accept(
-        [this](const asio::error_code& ec, asio::local::stream_protocol::socket socket) {
-          if (ec == asio::error::operation_aborted) return;
-          if (out_of_resources(ec)) {  // as for peers: wait, do not spin
-            control_retry.expires_after(control_backoff.failed());
-            control_retry.async_wait([this](const asio::error_code& timer_ec) {
-              if (!timer_ec) accept_control();
-            });
-            return;
-          }
-          if (!ec) {
-            control_backoff.succeeded();
-            int fd = socket.release();
-            if (!sessions.spawn([this, fd] { serve_control(fd); })) ::close(fd);
-          }
-          accept_control();
-        });
+void Daemon::State::serve_peer(int fd, const std::string& from,
+                               std::chrono::steady_clock::time_point deadline,
+                               std::shared_ptr<SlotCounter::Slot> slot) {
+  auto session = accept_peer(config, *tls, fd, make_hello(config, zfs.features(), instance_id),
+                             deadline, AcceptLimits{peer_handshakes.get(), peer_sessions.get()});
+  slot.reset();  // the handshake is over: its slot is free for the next one
+  if (!session) {
+    int suppressed = 0;
+    if (handshake_log.allow(&suppressed)) {
+      spdlog::warn("peer connection from {} refused: {}{}", from, session.error().message,
+                   suppressed > 0
+                       ? fmt::format(" ({} more refused since the last message)", suppressed)
+                       : "");
+    }
+    return;
   }
-
-  void serve_peer(int fd, const std::string& from, std::chrono::steady_clock::time_point deadline,
-                  std::shared_ptr<SlotCounter::Slot> slot) {
-    auto session = accept_peer(config, *tls, fd, make_hello(config, zfs.features(), instance_id),
-                               deadline, AcceptLimits{peer_handshakes.get(), peer_sessions.get()});
-    slot.reset();  // the handshake is over: its slot is free for the next one
-    if (!session) {
-      int suppressed = 0;
-      if (handshake_log.allow(&suppressed)) {
-        spdlog::warn("peer connection from {} refused: {}{}", from, session.error().message,
-                     suppressed > 0
-                         ? fmt::format(" ({} more refused since the last message)", suppressed)
-                         : "");
+  PeerSession& peer = **session;
+  switch (peer.peer_hello.purpose()) {
+    case peer::PURPOSE_LINK:
+      links.serve_link(std::move(*session));
+      return;
+    case peer::PURPOSE_REVERSE:
+      if (!links.hand_over(*session)) {
+        spdlog::warn("{} opened a session this host did not ask for (from {}): closed",
+                     peer.peer_name, from);
       }
       return;
+    case peer::PURPOSE_REQUESTS: {
+      ScopedStream registered(sessions, peer.stream.get());
+      spdlog::info("peer {} connected from {}", peer.peer_name, from);
+      serve_requests(peer);
+      return;
     }
-    PeerSession& peer = **session;
-    switch (peer.peer_hello.purpose()) {
-      case peer::PURPOSE_LINK:
-        links.serve_link(std::move(*session));
-        return;
-      case peer::PURPOSE_REVERSE:
-        if (!links.hand_over(*session)) {
-          spdlog::warn("{} opened a session this host did not ask for (from {}): closed",
-                       peer.peer_name, from);
-        }
-        return;
-      case peer::PURPOSE_REQUESTS: {
-        ScopedStream registered(sessions, peer.stream.get());
-        spdlog::info("peer {} connected from {}", peer.peer_name, from);
-        serve_requests(peer);
-        return;
-      }
-      default:  // accept_peer refuses other values
-        return;
-    }
+    default:  // accept_peer refuses other values
+      return;
   }
+}
 
-  // Serves a peer's requests on a session (an accepted one, or a REVERSE one this host opened
-  // because the peer asked over its link) until the peer hangs up.
-  void serve_requests(PeerSession& session) {
-    PeerHooks hooks;
-    hooks.locks = &locks;
-    hooks.takeover = [this](const std::string& fs, const std::string& snapshot,
-                            const std::string& peer) -> Result<std::string> {
-      auto r = replicator.failover_for_peer(fs, snapshot, peer);
-      if (!r) return r.error();
-      return r->dump();
-    };
-    hooks.check_later = [this](const std::string& fs) { replicator.check_later(fs); };
-    PeerService service(config, zfs, session, std::move(hooks));
-    Status ended = service.serve();
-    if (ended.code() == ErrorCode::kUnavailable) {
-      spdlog::debug("peer {} disconnected", session.peer_name);
-    } else {
-      spdlog::warn("peer {} session ended: {}", session.peer_name, ended.message());
-    }
+void Daemon::State::serve_requests(PeerSession& session) {
+  PeerHooks hooks;
+  hooks.locks = &locks;
+  hooks.takeover = [this](const std::string& fs, const std::string& snapshot,
+                          const std::string& peer) -> Result<std::string> {
+    auto r = replicator.failover_for_peer(fs, snapshot, peer);
+    if (!r) return r.error();
+    return r->dump();
+  };
+  hooks.check_later = [this](const std::string& fs) { replicator.check_later(fs); };
+  PeerService service(config, zfs, session, std::move(hooks));
+  Status ended = service.serve();
+  if (ended.code() == ErrorCode::kUnavailable) {
+    spdlog::debug("peer {} disconnected", session.peer_name);
+  } else {
+    spdlog::warn("peer {} session ended: {}", session.peer_name, ended.message());
   }
+}
 
-  void serve_control(int fd) {
-    FdStream stream(fd);
-    ScopedStream registered(sessions, &stream);
-    FrameChannel channel(stream);
-    serve_control_connection(stream.fd(), channel, replicator);
-  }
+void Daemon::State::serve_control(int fd) {
+  FdStream stream(fd);
+  ScopedStream registered(sessions, &stream);
+  FrameChannel channel(stream);
+  serve_control_connection(stream.fd(), channel, replicator);
+}
 
-  Status bind() {
-    if (config.listen) {
-      asio::error_code ec;
-      asio::ip::tcp::resolver resolver(io);
-      auto results = resolver.resolve(config.listen->host, std::to_string(config.listen->port), ec);
-      if (ec || results.empty()) {
-        return make_error(
-            ErrorCode::kInvalidArgument,
-            "cannot resolve listen address " + config.listen->to_string() + ": " + ec.message());
-      }
-      auto ep = results.begin()->endpoint();
-      peer_acceptor.open(ep.protocol(), ec);
-      if (!ec) peer_acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-      if (!ec) peer_acceptor.bind(ep, ec);
-      if (!ec) peer_acceptor.listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) {
-        return make_error(ErrorCode::kUnavailable,
-                          "cannot listen on " + config.listen->to_string() + ": " + ec.message());
-      }
-    }
-    ZREP_RETURN_IF_ERROR(prepare_control_socket(config.control_socket));
+Status Daemon::State::bind() {
+  if (config.listen) {
     asio::error_code ec;
-    asio::local::stream_protocol::endpoint ep(config.control_socket);
-    mode_t old = ::umask(0077);  // the socket is born 0600: root only
-    control_acceptor.open(ep.protocol(), ec);
-    if (!ec) control_acceptor.bind(ep, ec);
-    if (!ec) control_acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    ::umask(old);
-    if (ec) {
-      return make_error(ErrorCode::kUnavailable, "cannot listen on control socket " +
-                                                     config.control_socket + ": " + ec.message());
+    asio::ip::tcp::resolver resolver(io);
+    auto results = resolver.resolve(config.listen->host, std::to_string(config.listen->port), ec);
+    if (ec || results.empty()) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          "cannot resolve listen address " + config.listen->to_string() + ": " + ec.message());
     }
-    ::chmod(config.control_socket.c_str(), 0600);
-    return Status::ok();
+    auto ep = results.begin()->endpoint();
+    peer_acceptor.open(ep.protocol(), ec);
+    if (!ec) peer_acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) peer_acceptor.bind(ep, ec);
+    if (!ec) peer_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return make_error(ErrorCode::kUnavailable,
+                        "cannot listen on " + config.listen->to_string() + ": " + ec.message());
+    }
   }
-};
+  ZREP_RETURN_IF_ERROR(prepare_control_socket(config.control_socket));
+  asio::error_code ec;
+  asio::local::stream_protocol::endpoint ep(config.control_socket);
+  mode_t old = ::umask(0077);  // the socket is born 0600: root only
+  control_acceptor.open(ep.protocol(), ec);
+  if (!ec) control_acceptor.bind(ep, ec);
+  if (!ec) control_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  ::umask(old);
+  if (ec) {
+    return make_error(ErrorCode::kUnavailable, "cannot listen on control socket " +
+                                                   config.control_socket + ": " + ec.message());
+  }
+  ::chmod(config.control_socket.c_str(), 0600);
+  return Status::ok();
+}
 
 Daemon::Daemon(Config config, Zfs zfs, std::shared_ptr<TlsContext> tls)
     : state_(std::make_unique<State>(std::move(config), std::move(zfs), std::move(tls))) {}

@@ -37,6 +37,67 @@ int64_t unix_time(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+// How long a link may stay silent before it is dead: three heartbeats, at the longer of the two
+// sides' intervals. The peer's interval counts only up to the largest any config may set: a peer
+// claiming a day would keep a dead link "up" for three.
+std::chrono::milliseconds link_silence(std::chrono::seconds beat, uint32_t peer_heartbeat_seconds) {
+  const auto theirs = std::chrono::seconds(std::clamp<uint32_t>(
+      peer_heartbeat_seconds, 1, static_cast<uint32_t>(kMaxHeartbeatInterval.count())));
+  return std::chrono::milliseconds(3 * std::max(beat, theirs));
+}
+
+// Heartbeats go out on their own thread, so a slow read never delays them. A failed send closes
+// the session; so does a thread that cannot be started (the dialler tries again). stop() ends
+// the thread and waits for it.
+class Heartbeat {
+ public:
+  Heartbeat(PeerSession& session, std::chrono::seconds beat, const std::string& peer_name)
+      : session_(session), beat_(beat) {
+    try {
+      thread_ = std::thread([this] { loop(); });
+    } catch (const std::system_error& e) {
+      session_.stream->close();  // out of threads: drop the link; the dialler tries again
+      spdlog::warn("link with {}: cannot start its heartbeat: {}", peer_name, e.what());
+    }
+  }
+  ~Heartbeat() { stop(); }
+  Heartbeat(const Heartbeat&) = delete;
+  Heartbeat& operator=(const Heartbeat&) = delete;
+
+  void stop() {
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    uint64_t seq = 0;
+    std::unique_lock lk(mu_);
+    while (!cv_.wait_for(lk, beat_, [this] { return done_; })) {
+      lk.unlock();
+      peer::LinkMessage m;
+      m.mutable_heartbeat()->set_seq(++seq);
+      Status sent = send_message(*session_.channel, m);
+      lk.lock();
+      if (!sent) {
+        session_.stream->close();
+        break;
+      }
+    }
+  }
+
+  PeerSession& session_;
+  const std::chrono::seconds beat_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
 }  // namespace
 
 bool valid_link_nonce(const std::string& nonce) {
@@ -148,119 +209,18 @@ void LinkHub::serve_link(std::unique_ptr<PeerSession> session) {
 Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool dialled) {
   const std::string peer_name = session->peer_name;
   const auto beat = config_.heartbeat_interval;
-  // The peer's interval counts only up to the largest any config may set: a peer claiming a day
-  // would keep a dead link "up" for three.
-  const auto theirs = std::chrono::seconds(
-      std::clamp<uint32_t>(session->peer_hello.heartbeat_seconds(), 1,
-                           static_cast<uint32_t>(kMaxHeartbeatInterval.count())));
-  const auto silence = std::chrono::milliseconds(3 * std::max(beat, theirs));
-  uint64_t generation = 0;
-  {
-    std::lock_guard lk(mu_);
-    LinkState& st = links_[peer_name];
-    if (st.session) st.session->stream->close();  // a new link replaces a stale one
-    st.session = session;
-    st.generation = generation = next_generation_++;
-    st.wanted = true;
-    st.up_since = st.last_heard = Clock::now();
-    st.down_since.reset();
-    st.last_error.clear();
-  }
+  const auto silence = link_silence(beat, session->peer_hello.heartbeat_seconds());
+  const uint64_t generation = link_up(session);
   spdlog::info("link {} {} up (heartbeat every {} s)", dialled ? "to" : "from", peer_name,
                beat.count());
   if (on_up_) on_up_(peer_name);
-
-  // Heartbeats go out on their own thread, so a slow read never delays them.
-  std::mutex beat_mu;
-  std::condition_variable beat_cv;
-  bool done = false;
-  std::thread beater;
-  auto beat_loop = [&] {
-    uint64_t seq = 0;
-    std::unique_lock lk(beat_mu);
-    while (!beat_cv.wait_for(lk, beat, [&] { return done; })) {
-      lk.unlock();
-      peer::LinkMessage m;
-      m.mutable_heartbeat()->set_seq(++seq);
-      Status sent = send_message(*session->channel, m);
-      lk.lock();
-      if (!sent) {
-        session->stream->close();
-        break;
-      }
-    }
-  };
-  try {
-    beater = std::thread(beat_loop);
-  } catch (const std::system_error& e) {
-    session->stream->close();  // out of threads: drop the link; the dialler tries again
-    spdlog::warn("link with {}: cannot start its heartbeat: {}", peer_name, e.what());
-  }
-
-  Status ended = Status::ok();
-  for (;;) {
-    peer::LinkMessage m;
-    ended = receive_message(*session->channel, m, silence);
-    if (!ended) {
-      if (ended.code() == ErrorCode::kTimeout) {
-        ended =
-            make_error(ErrorCode::kUnavailable, "no heartbeat from " + peer_name + " for " +
-                                                    std::to_string(silence.count() / 1000) + " s");
-      }
-      break;
-    }
-    {
-      std::lock_guard lk(mu_);
-      links_[peer_name].last_heard = Clock::now();
-    }
-    if (m.has_session_wanted()) {
-      if (!dialled) {
-        ended = make_error(ErrorCode::kProtocol, peer_name +
-                                                     " asked this host for a session "
-                                                     "over a link it dialled itself");
-        break;
-      }
-      if (!valid_link_nonce(m.session_wanted().nonce())) {
-        ended = make_error(ErrorCode::kProtocol, peer_name + " sent a malformed session nonce");
-        break;
-      }
-      open_reverse(session, m.session_wanted().nonce());
-    } else if (m.has_session_refused()) {
-      if (dialled) {
-        ended = make_error(ErrorCode::kProtocol, peer_name +
-                                                     " refused a session over a link it "
-                                                     "asked this host for nothing on");
-        break;
-      }
-      fail_waiters(peer_name, m.session_refused().nonce(),
-                   peer_name + " could not open the session: " +
-                       sanitize_peer_text(m.session_refused().reason()));
-    } else if (!m.has_heartbeat()) {
-      ended = make_error(ErrorCode::kProtocol, peer_name + " sent an unknown link message");
-      break;
-    }
-  }
+  Heartbeat heartbeat(*session, beat, peer_name);
+  Status ended = read_link(session, dialled, silence);
   session->stream->close();
-  {
-    std::lock_guard lk(beat_mu);
-    done = true;
+  heartbeat.stop();
+  if (!link_down(peer_name, generation, ended)) {
+    return make_error(ErrorCode::kConflict, "replaced by a newer link");
   }
-  beat_cv.notify_all();
-  if (beater.joinable()) beater.join();
-  bool replaced = false;
-  {
-    std::lock_guard lk(mu_);
-    LinkState& st = links_[peer_name];
-    if (st.generation == generation) {
-      st.session.reset();
-      st.up_since.reset();
-      st.down_since = Clock::now();
-      st.last_error = ended.message();
-    } else {
-      replaced = true;
-    }
-  }
-  if (replaced) return make_error(ErrorCode::kConflict, "replaced by a newer link");
   if (!dialled) {
     fail_waiters(peer_name, "",
                  "peer '" + peer_name +
@@ -269,6 +229,80 @@ Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool diall
                      ended.message());
   }
   return ended;
+}
+
+uint64_t LinkHub::link_up(const std::shared_ptr<PeerSession>& session) {
+  std::lock_guard lk(mu_);
+  LinkState& st = links_[session->peer_name];
+  if (st.session) st.session->stream->close();  // a new link replaces a stale one
+  st.session = session;
+  st.generation = next_generation_++;
+  st.wanted = true;
+  st.up_since = st.last_heard = Clock::now();
+  st.down_since.reset();
+  st.last_error.clear();
+  return st.generation;
+}
+
+Status LinkHub::read_link(const std::shared_ptr<PeerSession>& session, bool dialled,
+                          std::chrono::milliseconds silence) {
+  const std::string& peer_name = session->peer_name;
+  for (;;) {
+    peer::LinkMessage m;
+    Status got = receive_message(*session->channel, m, silence);
+    if (!got) {
+      if (got.code() == ErrorCode::kTimeout) {
+        return make_error(ErrorCode::kUnavailable, "no heartbeat from " + peer_name + " for " +
+                                                       std::to_string(silence.count() / 1000) +
+                                                       " s");
+      }
+      return got;
+    }
+    {
+      std::lock_guard lk(mu_);
+      links_[peer_name].last_heard = Clock::now();
+    }
+    ZREP_RETURN_IF_ERROR(handle_link_message(session, dialled, m));
+  }
+}
+
+Status LinkHub::handle_link_message(const std::shared_ptr<PeerSession>& session, bool dialled,
+                                    const peer::LinkMessage& m) {
+  const std::string& peer_name = session->peer_name;
+  if (m.has_session_wanted()) {
+    if (!dialled) {
+      return make_error(ErrorCode::kProtocol, peer_name +
+                                                  " asked this host for a session "
+                                                  "over a link it dialled itself");
+    }
+    if (!valid_link_nonce(m.session_wanted().nonce())) {
+      return make_error(ErrorCode::kProtocol, peer_name + " sent a malformed session nonce");
+    }
+    open_reverse(session, m.session_wanted().nonce());
+  } else if (m.has_session_refused()) {
+    if (dialled) {
+      return make_error(ErrorCode::kProtocol, peer_name +
+                                                  " refused a session over a link it "
+                                                  "asked this host for nothing on");
+    }
+    fail_waiters(peer_name, m.session_refused().nonce(),
+                 peer_name + " could not open the session: " +
+                     sanitize_peer_text(m.session_refused().reason()));
+  } else if (!m.has_heartbeat()) {
+    return make_error(ErrorCode::kProtocol, peer_name + " sent an unknown link message");
+  }
+  return Status::ok();
+}
+
+bool LinkHub::link_down(const std::string& peer_name, uint64_t generation, const Status& ended) {
+  std::lock_guard lk(mu_);
+  LinkState& st = links_[peer_name];
+  if (st.generation != generation) return false;
+  st.session.reset();
+  st.up_since.reset();
+  st.down_since = Clock::now();
+  st.last_error = ended.message();
+  return true;
 }
 
 void LinkHub::fail_waiters(const std::string& peer, const std::string& nonce,
@@ -338,7 +372,7 @@ bool LinkHub::hand_over(std::unique_ptr<PeerSession>& session) {
   return true;
 }
 
-Result<std::unique_ptr<PeerSession>> LinkHub::request_session(const std::string& peer) {
+Result<std::shared_ptr<PeerSession>> LinkHub::live_link(const std::string& peer) {
   std::shared_ptr<PeerSession> link;
   std::string why_down;
   {
@@ -354,15 +388,19 @@ Result<std::unique_ptr<PeerSession>> LinkHub::request_session(const std::string&
       }
     }
   }
-  if (!link) {
-    if (why_down.empty()) why_down = "; it has not connected since this agent started";
-    return make_error(ErrorCode::kUnavailable,
-                      "peer '" + peer + "' is not connected: it has no address in " +
-                          config_.source + ", so it must dial this host and keep a link open" +
-                          why_down +
-                          " (is its agent running, with this host's address in its [[peer]] "
-                          "entry, and can it reach this host's port?)");
-  }
+  if (link) return link;
+  if (why_down.empty()) why_down = "; it has not connected since this agent started";
+  return make_error(ErrorCode::kUnavailable,
+                    "peer '" + peer + "' is not connected: it has no address in " + config_.source +
+                        ", so it must dial this host and keep a link open" + why_down +
+                        " (is its agent running, with this host's address in its [[peer]] "
+                        "entry, and can it reach this host's port?)");
+}
+
+Result<std::unique_ptr<PeerSession>> LinkHub::request_session(const std::string& peer) {
+  auto live = live_link(peer);
+  if (!live) return live.error();
+  const std::shared_ptr<PeerSession> link = std::move(*live);
   const auto deadline =
       std::chrono::steady_clock::now() + config_.connect_timeout + kHandshakeAllowance;
   const std::string nonce = new_nonce();

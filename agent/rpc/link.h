@@ -90,6 +90,17 @@ class LinkHub {
   void keep(const PeerConfig& peer);  // dialler: keeps the link to `peer` up
   // Runs a link on either side until it dies; returns why it ended.
   Status run_link(const std::shared_ptr<PeerSession>& session, bool dialled);
+  // run_link's steps. link_up makes `session` the peer's live link (closing a stale one) and
+  // returns its generation; read_link reads and handles link messages until the link fails;
+  // link_down marks the link down, or returns false when a newer link replaced it.
+  uint64_t link_up(const std::shared_ptr<PeerSession>& session);
+  Status read_link(const std::shared_ptr<PeerSession>& session, bool dialled,
+                   std::chrono::milliseconds silence);
+  Status handle_link_message(const std::shared_ptr<PeerSession>& session, bool dialled,
+                             const peer::LinkMessage& m);
+  bool link_down(const std::string& peer_name, uint64_t generation, const Status& ended);
+  // Listener: the peer's live link, or why it is not connected.
+  Result<std::shared_ptr<PeerSession>> live_link(const std::string& peer);
   // Dialler: opens the REVERSE session the listener asked for over `link`, and serves it; or
   // tells the listener why not.
   void open_reverse(const std::shared_ptr<PeerSession>& link, const std::string& nonce);

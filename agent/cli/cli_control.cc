@@ -1,0 +1,113 @@
+// The command line's client of the daemon: finds the control socket, sends one request, shows
+// the daemon's progress on a terminal, and prints the result as text or JSON.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "agent/cli/cli_format.h"
+#include "agent/cli/cli_internal.h"
+#include "agent/config/config.h"
+#include "agent/rpc/net.h"
+#include "agent/rpc/peer_session.h"
+
+namespace zrep::cli {
+namespace {
+
+// The daemon's control socket: --socket, else the config's control_socket. A config that was
+// named (--config or $ZREP_AGENT_CONFIG) must be readable; without one, the default socket.
+Result<std::string> control_socket_path(const GlobalOptions& g) {
+  if (!g.socket_path.empty()) return g.socket_path;
+  auto config = load_config(g.config_path);
+  if (config) return config->control_socket;
+  if (g.config_path != kDefaultConfigPath) return config.error();
+  return std::string(kDefaultControlSocket);
+}
+
+void print_progress(const control::Progress& p) {
+  static auto last = std::chrono::steady_clock::time_point();
+  auto now = std::chrono::steady_clock::now();
+  if (now - last < std::chrono::milliseconds(200)) return;
+  last = now;
+  std::string line = p.fs() + ": " + p.phase() + " " + human_bytes(p.raw_bytes());
+  if (p.bytes_per_second() > 0) {
+    line += " at " + human_bytes(static_cast<uint64_t>(p.bytes_per_second())) + "/s";
+    if (p.estimated_total() > p.raw_bytes()) {
+      auto eta = static_cast<int64_t>(static_cast<double>(p.estimated_total() - p.raw_bytes()) /
+                                      p.bytes_per_second());
+      line += ", " + human_duration(eta) + " left";
+    }
+  }
+  std::cerr << "\r\033[K" << line << std::flush;
+}
+
+// Prints the daemon's final answer; returns the exit code.
+int print_result(const GlobalOptions& g, const control::Result& result,
+                 const std::function<std::string(const nlohmann::json&)>& render) {
+  if (!result.ok()) {
+    if (g.json) {
+      std::cout << nlohmann::json{{"ok", false},
+                                  {"error", result.error_code()},
+                                  {"message", result.message()}}
+                       .dump(2)
+                << "\n";
+      return kExitFailed;
+    }
+    return fail(result.message());
+  }
+  auto parsed = nlohmann::json::parse(result.json(), nullptr, false);
+  if (parsed.is_discarded()) return fail("the daemon sent a malformed result");
+  if (g.json) {
+    std::cout << parsed.dump(2) << "\n";
+  } else {
+    std::cout << render(parsed);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int call_daemon(const GlobalOptions& g, control::Request req,
+                const std::function<std::string(const nlohmann::json&)>& render) {
+  ::signal(SIGPIPE, SIG_IGN);
+  auto socket_path = control_socket_path(g);
+  if (!socket_path) return fail(socket_path.error().message, kExitUsage);
+  const std::string& path = *socket_path;
+  auto fd = unix_connect(path);
+  if (!fd) {
+    if (fd.error().code == ErrorCode::kUnavailable) {
+      return fail("the zrep-agent daemon is not running (nothing listens on " + path +
+                      "). Start it with 'systemctl start zrep-agent' or 'zrep-agent serve "
+                      "--config " +
+                      g.config_path + "'",
+                  kExitNoDaemon);
+    }
+    return fail("cannot reach the daemon at " + path + ": " + fd.error().message +
+                (fd.error().code == ErrorCode::kPermissionDenied ? " (run as root)" : ""));
+  }
+  FdStream stream(*fd);
+  FrameChannel channel(stream);
+  req.set_protocol_version(kProtocolVersion);
+  if (Status s = send_message(channel, req); !s) return fail(s.message());
+  const bool show_progress = !g.json && ::isatty(STDERR_FILENO);
+  bool progress_shown = false;
+  for (;;) {
+    control::Reply reply;
+    // Long transfers send progress at least every second; a day of silence is a hung daemon.
+    if (Status s = receive_message(channel, reply, std::chrono::hours(24)); !s) {
+      return fail("lost the daemon's answer: " + s.message());
+    }
+    if (reply.has_progress()) {
+      if (show_progress) {
+        print_progress(reply.progress());
+        progress_shown = true;
+      }
+      continue;
+    }
+    if (progress_shown) std::cerr << "\r\033[K" << std::flush;
+    return print_result(g, reply.result(), render);
+  }
+}
+
+}  // namespace zrep::cli

@@ -1,0 +1,43 @@
+// Private to agent/cli: the exit codes and options every command shares, the client of the
+// daemon's control socket (cli_control.cc), and the functions that register each group of
+// subcommands and their callbacks with CLI11 (cli_replication.cc, cli_failover.cc, cli_pki.cc).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/control.pb.h"
+
+namespace zrep::cli {
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNoDaemon = 3;
+
+struct GlobalOptions {
+  std::string config_path;
+  std::string socket_path;
+  bool json = false;
+};
+
+// Prints "zrep-agent: MESSAGE" to stderr and returns `code`.
+int fail(const std::string& message, int code = kExitFailed);
+
+// Sends one request to the daemon and prints its result. `render` formats a successful result.
+int call_daemon(const GlobalOptions& g, control::Request req,
+                const std::function<std::string(const nlohmann::json&)>& render);
+
+// Each adds its subcommands to `app`, in the order `--help` lists them; their callbacks set
+// `rc` to the exit code. `g` and `rc` must outlive app.parse().
+void add_sync_commands(CLI::App& app, const GlobalOptions& g, int& rc);         // init, sync
+void add_status_commands(CLI::App& app, const GlobalOptions& g, int& rc);       // list, status
+void add_maintenance_commands(CLI::App& app, const GlobalOptions& g, int& rc);  // expire,
+                                                                                // changedest, clear
+void add_failover_commands(CLI::App& app, const GlobalOptions& g, int& rc);     // failover,
+                                                                                // takeover, resync
+void add_pki_commands(CLI::App& app, int& rc);  // pki init|issue|revoke
+
+}  // namespace zrep::cli
