@@ -150,18 +150,14 @@ bool is_clone_of(const Zfs& zfs, const std::string& fs, const std::string& of) {
 // snapshots up to the base with their GUIDs and receives from the new master. Nothing newer is
 // destroyed; zrep:kept on old_fs says where it is. Nothing to keep: nothing done. Resumes a
 // set-aside cut short (old_fs renamed aside, or a clone not promoted yet).
-Status keep_newer_aside(const Zfs& zfs, const SwitchJournal& j) {
+// The first half of keep_newer_aside: renames old_fs aside when it holds snapshots after the
+// base. Returns false when there is nothing (left) to keep, so the set-aside is done.
+Result<bool> move_newer_aside(const Zfs& zfs, const SwitchJournal& j, const std::string& aside,
+                              bool& fs_exists, bool& aside_exists) {
   const std::string& fs = j.old_fs;
-  const std::string aside = kept_aside_name(fs, j.epoch);
-  ZREP_RETURN_IF_ERROR(validate_dataset_name(aside));
-  auto fs_exists = zfs.exists(fs);
-  if (!fs_exists) return fs_exists.status();
-  auto aside_exists = zfs.exists(aside);
-  if (!aside_exists) return aside_exists.status();
-  bool resumed = false;
-  if (*fs_exists && !is_clone_of(zfs, fs, aside)) {
+  if (fs_exists && !is_clone_of(zfs, fs, aside)) {
     auto snaps = zfs.list_snapshots(fs);
-    if (!snaps) return snaps.status();
+    if (!snaps) return snaps.error();
     const SnapshotInfo* base = find_guid(*snaps, j.base_guid);
     if (base == nullptr) {
       return make_error(ErrorCode::kNotFound, "the switch's base snapshot (GUID " +
@@ -172,15 +168,15 @@ Status keep_newer_aside(const Zfs& zfs, const SwitchJournal& j) {
     if (after.all.empty()) {
       // Nothing newer here (a failover that sent its final snapshot, or one finished before):
       // only a set-aside's leftover pairing properties to clear.
-      if (*aside_exists) {
+      if (aside_exists) {
         auto ap = zfs.get_props(aside, {props::kSwitch});
         if (ap && !props::get(*ap, props::kSwitch).empty()) {
           for (const auto& name : props::pairing_props()) (void)zfs.inherit_prop(aside, name);
         }
       }
-      return Status::ok();
+      return false;
     }
-    if (*aside_exists) {
+    if (aside_exists) {
       return make_error(ErrorCode::kAlreadyExists,
                         aside + " exists on " + j.old_host + "; the failover keeps " + fs +
                             "'s snapshots after " + base->name + " (" + names_of(after.all) +
@@ -190,19 +186,26 @@ Status keep_newer_aside(const Zfs& zfs, const SwitchJournal& j) {
     spdlog::warn("{}: keeping what it holds after {} ({} and its data) in {}", fs, base->name,
                  names_of(after.all), aside);
     ZREP_RETURN_IF_ERROR(zfs.rename_filesystem(fs, aside));
-    *fs_exists = false;
-    *aside_exists = true;
-  } else if (!*fs_exists && !*aside_exists) {
+    fs_exists = false;
+    aside_exists = true;
+  } else if (!fs_exists && !aside_exists) {
     return make_error(ErrorCode::kNotFound, "neither " + fs + " nor " + aside + " exists on " +
                                                 j.old_host + "; an operator must look at it");
   } else {
-    resumed = true;
+    spdlog::info("{}: finishing the set-aside into {}", fs, aside);
   }
-  if (resumed) spdlog::info("{}: finishing the set-aside into {}", fs, aside);
+  return true;
+}
+
+// The second half: a promoted clone of the base takes old_fs's place with its pairing, and
+// zrep:kept says where the newer data is.
+Status finish_set_aside(const Zfs& zfs, const SwitchJournal& j, const std::string& aside,
+                        bool fs_exists) {
+  const std::string& fs = j.old_fs;
   auto kept = zfs.list_snapshots(aside);
   if (!kept) return kept.status();
   const SnapshotInfo* base = find_guid(*kept, j.base_guid);
-  if (!*fs_exists) {
+  if (!fs_exists) {
     if (base == nullptr) {
       return make_error(
           ErrorCode::kNotFound,
@@ -233,6 +236,19 @@ Status keep_newer_aside(const Zfs& zfs, const SwitchJournal& j) {
       "when done)",
       fs, aside);
   return Status::ok();
+}
+
+Status keep_newer_aside(const Zfs& zfs, const SwitchJournal& j) {
+  const std::string aside = kept_aside_name(j.old_fs, j.epoch);
+  ZREP_RETURN_IF_ERROR(validate_dataset_name(aside));
+  auto fs_exists = zfs.exists(j.old_fs);
+  if (!fs_exists) return fs_exists.status();
+  auto aside_exists = zfs.exists(aside);
+  if (!aside_exists) return aside_exists.status();
+  auto more = move_newer_aside(zfs, j, aside, *fs_exists, *aside_exists);
+  if (!more) return more.status();
+  if (!*more) return Status::ok();
+  return finish_set_aside(zfs, j, aside, *fs_exists);
 }
 
 }  // namespace
