@@ -160,6 +160,9 @@ Status parse_schedule(const toml::table& root, Config& cfg, std::string_view sou
   auto backoff = optional_int(root, "max_backoff", 900, 1, 86400, "", source);
   if (!backoff) return backoff.error();
   cfg.schedule.max_backoff = std::chrono::seconds(*backoff);
+  auto parallel = optional_int(root, "max_parallel_syncs", 4, 1, 256, "", source);
+  if (!parallel) return parallel.error();
+  cfg.schedule.max_parallel_syncs = static_cast<uint32_t>(*parallel);
   if (const auto* node = root.get("min_free")) {
     auto text = node->value<std::string>();
     auto number = whole_number(*node);
@@ -272,6 +275,7 @@ const std::set<std::string>& top_level_keys() {
                                               "max_unsent",
                                               "min_free",
                                               "max_backoff",
+                                              "max_parallel_syncs",
                                               "filesystem"};
   return kKeys;
 }

@@ -45,6 +45,7 @@ struct ScheduleConfig {
   uint32_t max_unsent = 2;           // while this many zrep snapshots are unsent, make no new one
   uint64_t min_free_bytes = 0;       // skip a run when the filesystem has less space available
   std::chrono::seconds max_backoff{900};  // cap on the retry delay after failures
+  uint32_t max_parallel_syncs = 4;        // scheduled runs at once; the rest wait their turn
 };
 
 struct FilesystemConfig {

@@ -22,6 +22,18 @@ std::chrono::seconds retry_delay(std::chrono::seconds interval, int failures,
   return std::min(delay, cap);
 }
 
+std::vector<std::string> pick_runs(
+    std::vector<std::pair<std::string, std::chrono::system_clock::time_point>> due, size_t running,
+    size_t cap) {
+  const size_t slots = running >= cap ? 0 : cap - running;
+  std::stable_sort(due.begin(), due.end(),
+                   [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (due.size() > slots) due.resize(slots);
+  std::vector<std::string> out;
+  for (auto& d : due) out.push_back(std::move(d.first));
+  return out;
+}
+
 Scheduler::Scheduler(const Config& config, Replicator& replicator, SessionRegistry& sessions)
     : config_(config), replicator_(replicator), sessions_(sessions) {}
 
@@ -113,17 +125,26 @@ void Scheduler::run_due(Clock::time_point now) {
   std::map<std::string, std::vector<std::string>> probes;  // peer -> its filesystems in backoff
   {
     std::lock_guard lk(mu_);
+    size_t running = 0;
     for (auto& [fs, e] : entries_) {
-      if (e.running) continue;
+      if (e.running) {
+        ++running;
+        continue;
+      }
       if (now >= e.next_run) {
         due.push_back(fs);
       } else if (e.failures > 0 && now >= e.next_probe) {
         e.next_probe = now + config_.interval_for(fs);
         probes[e.peer].push_back(fs);
       }
-      if (now >= e.next_run) e.running = true;
       replicator_.note_schedule(fs, e.next_run, e.failures);
     }
+    // At most max_parallel_syncs runs at once; the longest due go first, the rest wait for a
+    // free slot (checked every second).
+    std::vector<std::pair<std::string, Clock::time_point>> candidates;
+    for (const auto& fs : due) candidates.emplace_back(fs, entries_[fs].next_run);
+    due = pick_runs(std::move(candidates), running, config_.schedule.max_parallel_syncs);
+    for (const auto& fs : due) entries_[fs].running = true;
   }
   // A peer that answers again ends the backoff at once. Each peer is probed on a thread of its
   // own, one probe per peer at a time: a dead peer's connect timeout delays only its own

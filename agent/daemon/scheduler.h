@@ -1,5 +1,6 @@
 // Automatic replication: syncs every filesystem this host masters at its interval
-// (sync_interval, or a [[filesystem]] override), one run per filesystem at a time.
+// (sync_interval, or a [[filesystem]] override), one run per filesystem at a time and at most
+// max_parallel_syncs runs at once (the longest due first).
 //
 // When runs fail (peer down, WAN down) the retry delay doubles up to max_backoff; meanwhile a
 // cheap reachability check (TCP + TLS + Hello, no snapshot) runs every interval, and the moment
@@ -15,6 +16,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "agent/config/config.h"
@@ -27,6 +29,12 @@ namespace zrep {
 // doubled per further failure, capped. Pure.
 std::chrono::seconds retry_delay(std::chrono::seconds interval, int failures,
                                  std::chrono::seconds cap);
+
+// Which of the due filesystems (with the time each became due) start now, with `running` runs
+// going and at most `cap` at once: the longest due first. Pure.
+std::vector<std::string> pick_runs(
+    std::vector<std::pair<std::string, std::chrono::system_clock::time_point>> due, size_t running,
+    size_t cap);
 
 class Scheduler {
  public:

@@ -130,10 +130,15 @@ TEST(Config, ScheduleAndFilesystemOverrides) {
   EXPECT_EQ(c->schedule.max_unsent, 3u);
   EXPECT_EQ(c->schedule.min_free_bytes, 2ull << 30);
   EXPECT_EQ(c->schedule.max_backoff.count(), 300);
+  EXPECT_EQ(c->schedule.max_parallel_syncs, 4u);  // the default
   EXPECT_EQ(c->interval_for("tank/fast").count(), 5);
   EXPECT_EQ(c->interval_for("tank/manual").count(), 0);
   EXPECT_EQ(c->interval_for("tank/other").count(), 60);
   expect_error("host = \"a\"\nsync_interval = -1\n" + kTls, "sync_interval");
+  expect_error("host = \"a\"\nmax_parallel_syncs = 0\n" + kTls, "max_parallel_syncs");
+  auto p = parse_config("host = \"a\"\nmax_parallel_syncs = 16\n" + kTls, "p.toml");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->schedule.max_parallel_syncs, 16u);
   expect_error("host = \"a\"\nmin_free = \"lots\"\n" + kTls, "min_free");
   expect_error("host = \"a\"\n" + kTls + "[[filesystem]]\nname = \"-x\"\n", "invalid");
   expect_error("host = \"a\"\n" + kTls + "[[filesystem]]\nname = \"t/x\"\nraw = \"yes\"\n",

@@ -18,5 +18,17 @@ TEST(Scheduler, RetryDelayDoublesUpToTheCap) {
   EXPECT_EQ(retry_delay(seconds(2000), 2, seconds(900)), seconds(900));
 }
 
+TEST(Scheduler, AtMostCapRunsAtOnceTheLongestDueFirst) {
+  using Clock = std::chrono::system_clock;
+  const auto t0 = Clock::now();
+  std::vector<std::pair<std::string, Clock::time_point>> due = {
+      {"tank/b", t0 - seconds(10)}, {"tank/a", t0 - seconds(30)}, {"tank/c", t0 - seconds(20)}};
+  EXPECT_EQ(pick_runs(due, 0, 2), (std::vector<std::string>{"tank/a", "tank/c"}));
+  EXPECT_EQ(pick_runs(due, 1, 2), (std::vector<std::string>{"tank/a"}));
+  EXPECT_TRUE(pick_runs(due, 2, 2).empty());
+  EXPECT_TRUE(pick_runs(due, 5, 2).empty());  // more running than the cap (it was lowered)
+  EXPECT_EQ(pick_runs(due, 0, 8).size(), 3u);
+}
+
 }  // namespace
 }  // namespace zrep
