@@ -280,10 +280,8 @@ void Daemon::State::serve_requests(PeerSession& session) {
   PeerHooks hooks;
   hooks.locks = &locks;
   hooks.takeover = [this](const std::string& fs, const std::string& snapshot,
-                          const std::string& peer) -> Result<std::string> {
-    auto r = replicator.failover_for_peer(fs, snapshot, peer);
-    if (!r) return r.error();
-    return r->dump();
+                          const std::string& peer) -> Result<FailoverOutcome> {
+    return replicator.failover_for_peer(fs, snapshot, peer);
   };
   hooks.check_later = [this](const std::string& fs) { replicator.check_later(fs); };
   PeerService service(config, zfs, session, std::move(hooks));

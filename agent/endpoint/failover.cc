@@ -40,7 +40,15 @@ Result<peer::TakeoverReply> PeerService::takeover(const peer::TakeoverRequest& r
   auto r = hooks_.takeover(req.fs(), req.snapshot(), session_.peer_name);
   if (!r) return r.error();
   peer::TakeoverReply reply;
-  reply.set_result_json(*r);
+  reply.set_fs(r->fs);
+  reply.set_old_master(r->old_master);
+  reply.set_new_master(r->new_master);
+  reply.set_new_master_fs(r->new_master_fs);
+  reply.set_epoch(r->epoch);
+  reply.set_snapshot(r->snapshot);
+  reply.set_bytes(r->bytes);
+  reply.set_seconds(r->seconds);
+  if (r->newer_kept_in) reply.set_newer_kept_in(*r->newer_kept_in);
   return reply;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/config/config.h"
+#include "agent/logic/failover_outcome.h"
 #include "agent/logic/lock_table.h"
 #include "agent/logic/zrep_props.h"
 #include "agent/rpc/peer_session.h"
@@ -29,9 +30,9 @@ Status authorize(const Config& config, const std::string& peer_name, const std::
 struct PeerHooks {
   LockTable* locks = nullptr;
   // Runs a planned failover of fs (mastered here) to the session's peer, at `snapshot` when
-  // not empty; returns the result as JSON text.
-  std::function<Result<std::string>(const std::string& fs, const std::string& snapshot,
-                                    const std::string& peer)>
+  // not empty; returns its result.
+  std::function<Result<FailoverOutcome>(const std::string& fs, const std::string& snapshot,
+                                        const std::string& peer)>
       takeover;
   // Something about fs needs a look soon: an unfinished switch, or a peer that claims a
   // higher epoch for a filesystem mastered here (fencing).

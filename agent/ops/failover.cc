@@ -16,6 +16,7 @@
 #include "agent/ops/replicator.h"
 #include "agent/roles/switch_steps.h"
 #include "agent/rpc/wire.h"
+#include "common/sanitize.h"
 #include "common/unix_time.h"
 
 namespace zrep {
@@ -72,6 +73,33 @@ std::optional<std::string> newer_kept_in(const Zfs& zfs, const std::string& fs, 
 
 }  // namespace
 
+json failover_json(const FailoverOutcome& done) {
+  json out{{"fs", done.fs},
+           {"old_master", done.old_master},
+           {"new_master", done.new_master},
+           {"new_master_fs", done.new_master_fs},
+           {"epoch", done.epoch},
+           {"snapshot", done.snapshot},
+           {"bytes", done.bytes},
+           {"seconds", done.seconds}};
+  if (done.newer_kept_in) out["newer_kept_in"] = *done.newer_kept_in;
+  return out;
+}
+
+FailoverOutcome failover_outcome_from_peer(const peer::TakeoverReply& reply) {
+  FailoverOutcome done{.fs = sanitize_peer_text(reply.fs()),
+                       .old_master = sanitize_peer_text(reply.old_master()),
+                       .new_master = sanitize_peer_text(reply.new_master()),
+                       .new_master_fs = sanitize_peer_text(reply.new_master_fs()),
+                       .epoch = reply.epoch(),
+                       .snapshot = sanitize_peer_text(reply.snapshot()),
+                       .bytes = reply.bytes(),
+                       .seconds = reply.seconds(),
+                       .newer_kept_in = std::nullopt};
+  if (reply.has_newer_kept_in()) done.newer_kept_in = sanitize_peer_text(reply.newer_kept_in());
+  return done;
+}
+
 // What a planned failover does, decided before anything changes.
 struct Replicator::FailoverPlan {
   std::string fs, dest_host, dest_fs;
@@ -87,7 +115,11 @@ Result<json> Replicator::failover(const control::FailoverCommand& cmd,
   auto managed = managed_filesystems({fs});
   if (!managed) return managed.error();
   const auto& p = managed->at(fs);
-  if (props::get(p, props::kMaster) == "yes") return run_failover(fs, cmd.snapshot(), progress);
+  if (props::get(p, props::kMaster) == "yes") {
+    auto done = run_failover(fs, cmd.snapshot(), progress);
+    if (!done) return done.error();
+    return failover_json(*done);
+  }
   // On the standby: the master coordinates every switch; ask it.
   return ask_master(fs, p, cmd.snapshot());
 }
@@ -106,13 +138,12 @@ Result<json> Replicator::ask_master(const std::string& fs, const props::PropMap&
   req.set_snapshot(snapshot);
   auto reply = (*peer)->takeover(req, std::chrono::hours(24));
   if (!reply) return reply.error();
-  auto parsed = json::parse(reply->result_json(), nullptr, false);
-  if (parsed.is_discarded()) return make_error(ErrorCode::kProtocol, "bad takeover reply");
-  return parsed;
+  return failover_json(failover_outcome_from_peer(*reply));
 }
 
-Result<json> Replicator::failover_for_peer(const std::string& fs, const std::string& snapshot,
-                                           const std::string& requester) {
+Result<FailoverOutcome> Replicator::failover_for_peer(const std::string& fs,
+                                                      const std::string& snapshot,
+                                                      const std::string& requester) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
   auto p = zfs_.get_props(fs, props::filesystem_props());
   if (!p) return p.error();
@@ -147,8 +178,8 @@ Status Replicator::failover_refusal(const std::string& fs, const props::PropMap&
   return Status::ok();
 }
 
-Result<json> Replicator::run_failover(const std::string& fs, const std::string& snapshot,
-                                      const ProgressSink& progress) {
+Result<FailoverOutcome> Replicator::run_failover(const std::string& fs, const std::string& snapshot,
+                                                 const ProgressSink& progress) {
   auto held = lock(fs, "failover");
   if (!held) return held.error();
   auto started = std::chrono::steady_clock::now();
@@ -256,9 +287,9 @@ Result<peer::ReceiveReply> Replicator::send_final(const FailoverPlan& plan, Peer
   return done;
 }
 
-Result<json> Replicator::hand_over(FailoverPlan& plan, LockedPeer& peer,
-                                   const ProgressSink& progress,
-                                   std::chrono::steady_clock::time_point started) {
+Result<FailoverOutcome> Replicator::hand_over(FailoverPlan& plan, LockedPeer& peer,
+                                              const ProgressSink& progress,
+                                              std::chrono::steady_clock::time_point started) {
   const std::string& fs = plan.fs;
   const std::string& dest_host = plan.dest_host;
   const std::string& dest_fs = plan.dest_fs;
@@ -311,17 +342,16 @@ Result<json> Replicator::hand_over(FailoverPlan& plan, LockedPeer& peer,
   record_result(fs, Status::ok(), bytes, secs);
   spdlog::info("failover of {} done: {}:{} is the master at epoch {}, base {}", fs, dest_host,
                dest_fs, j.epoch, final_snap);
-  json out{{"fs", fs},
-           {"old_master", config_.host},
-           {"new_master", dest_host},
-           {"new_master_fs", dest_fs},
-           {"epoch", j.epoch},
-           {"snapshot", final_snap},
-           {"bytes", bytes},
-           {"seconds", secs}};
-  if (!at.empty()) {
-    if (auto kept = newer_kept_in(zfs_, fs, j.epoch)) out["newer_kept_in"] = *kept;
-  }
+  FailoverOutcome out{
+      .fs = fs,
+      .old_master = config_.host,
+      .new_master = dest_host,
+      .new_master_fs = dest_fs,
+      .epoch = j.epoch,
+      .snapshot = final_snap,
+      .bytes = bytes,
+      .seconds = secs,
+      .newer_kept_in = at.empty() ? std::nullopt : newer_kept_in(zfs_, fs, j.epoch)};
   return out;
 }
 

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/config/config.h"
+#include "agent/logic/failover_outcome.h"
 #include "agent/logic/lock_table.h"
 #include "agent/logic/role_switch.h"
 #include "agent/logic/sync_plan.h"
@@ -34,6 +35,12 @@
 namespace zrep {
 
 using ProgressSink = std::function<void(const control::Progress&)>;
+
+// A planned failover's result as the CLI shows it (text and --json), on either host.
+nlohmann::json failover_json(const FailoverOutcome& done);
+// On the standby: the result its master sent, every string of it untrusted text
+// (sanitize_peer_text).
+FailoverOutcome failover_outcome_from_peer(const peer::TakeoverReply& reply);
 
 // What the daemon remembers of a filesystem between operations (in memory; ZFS properties
 // hold everything that must survive a restart).
@@ -71,8 +78,8 @@ class Replicator {
                                   const ProgressSink& progress);
   Result<nlohmann::json> resync(const control::ResyncCommand& cmd);
   // A planned failover of fs (mastered here) that its standby `requester` asked for.
-  Result<nlohmann::json> failover_for_peer(const std::string& fs, const std::string& snapshot,
-                                           const std::string& requester);
+  Result<FailoverOutcome> failover_for_peer(const std::string& fs, const std::string& snapshot,
+                                            const std::string& requester);
   // Recovery and fencing. check_later() queues fs for the next sweep; sweep() resolves
   // unfinished switches and checks mastered filesystems against their peers (all of them
   // when `everything`, as at startup; otherwise the queued ones). True when something is
@@ -138,8 +145,8 @@ class Replicator {
   // On the standby: asks the master to run a planned failover to this host.
   Result<nlohmann::json> ask_master(const std::string& fs, const props::PropMap& p,
                                     const std::string& snapshot);
-  Result<nlohmann::json> run_failover(const std::string& fs, const std::string& snapshot,
-                                      const ProgressSink& progress);
+  Result<FailoverOutcome> run_failover(const std::string& fs, const std::string& snapshot,
+                                       const ProgressSink& progress);
   // The steps of run_failover (agent/ops/failover.cc). Why fs cannot fail over as its
   // properties stand (an unfinished switch is resolved first); the GUID of the named snapshot
   // it fails over at, when both sides may fail over there; the final incremental `snap` from
@@ -150,9 +157,9 @@ class Replicator {
   Result<peer::ReceiveReply> send_final(const FailoverPlan& plan, PeerClient& peer,
                                         const std::string& snap, const SnapshotInfo& base,
                                         const ProgressSink& progress);
-  Result<nlohmann::json> hand_over(FailoverPlan& plan, LockedPeer& peer,
-                                   const ProgressSink& progress,
-                                   std::chrono::steady_clock::time_point started);
+  Result<FailoverOutcome> hand_over(FailoverPlan& plan, LockedPeer& peer,
+                                    const ProgressSink& progress,
+                                    std::chrono::steady_clock::time_point started);
   // With fs's lock held: resolves its unfinished switch. Returns what was done, for messages.
   Result<std::string> recover_locked(const std::string& fs, PeerClient* peer);
   // With fs's lock held, fs mastered here: compares epochs with the peer's side. Demotes fs

@@ -382,7 +382,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   PeerHooks hooks;
   hooks.locks = &locks;
   hooks.takeover = [](const std::string&, const std::string&,
-                      const std::string&) -> Result<std::string> {
+                      const std::string&) -> Result<FailoverOutcome> {
     return make_error(ErrorCode::kUnavailable, "no takeover while fuzzing");
   };
   hooks.check_later = [](const std::string&) {};

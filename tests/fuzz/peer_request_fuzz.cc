@@ -143,7 +143,13 @@ void check_reply(const peer::Reply& reply) {
     }
   }
   if (reply.has_receive()) check_text(reply.receive().replaced_as());
-  if (reply.has_takeover()) check_text(reply.takeover().result_json());
+  if (reply.has_takeover()) {
+    const peer::TakeoverReply& t = reply.takeover();
+    for (const std::string* s : {&t.fs(), &t.old_master(), &t.new_master(), &t.new_master_fs(),
+                                 &t.snapshot(), &t.newer_kept_in()}) {
+      check_text(*s);
+    }
+  }
 }
 
 }  // namespace

@@ -42,6 +42,10 @@ TEST_F(Failover, TakeoverOnTheStandbyIsAPlannedFailover) {
   write_file(mnt(src_) + "/last-minute.txt", "unsent\n");
   auto r = beta().cli({"takeover", dst_});
   ASSERT_EQ(r.exit_code, 0) << text(r);
+  // The master's result, shown on the standby (TakeoverReply's fields).
+  EXPECT_NE(r.out.find("failover done: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(":" + dst_ + " is the master now (epoch 2)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(":" + src_ + " its read-only standby"), std::string::npos) << r.out;
   expect_master(dst_, 2);
   EXPECT_EQ(read_file(mnt(dst_) + "/last-minute.txt"), "unsent\n");
   expect_sync_flows(dst_, "b1");

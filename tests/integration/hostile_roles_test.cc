@@ -340,6 +340,14 @@ TEST_F(HostileRoles, APeersTakeoverAtASnapshotDestroysNothingOnTheMaster) {
   expect_master(dst_, 2);
   // Everything alpha held after zrep_000000 is kept on alpha, where status says.
   const std::string aside = src_ + "-kept-e2";
+  // The reply says so too, in its typed fields.
+  EXPECT_EQ(t->fs(), src_);
+  EXPECT_EQ(t->new_master_fs(), dst_);
+  EXPECT_EQ(t->epoch(), 2u);
+  EXPECT_EQ(t->snapshot(), src_ + "@zrep_000000");
+  EXPECT_EQ(t->bytes(), 0u);
+  EXPECT_TRUE(t->has_newer_kept_in());
+  EXPECT_EQ(t->newer_kept_in(), aside);
   ASSERT_TRUE(dataset_exists(aside));
   EXPECT_EQ(read_file(mnt(aside) + "/third.txt"), "3\n");
   EXPECT_EQ(read_file(mnt(aside) + "/unsnapshotted.txt"), "4\n");
