@@ -1,6 +1,6 @@
 #include "agent/cli/cli_format.h"
 
-#include "agent/logic/role_switch.h"
+#include "agent/logic/records.h"
 
 #include <fmt/format.h>
 
@@ -135,17 +135,17 @@ std::string format_list(const json& rows) {
 
 std::string describe_fenced(const std::string& record, const std::string& fs) {
   // "epoch=5 by=beta peer_fs=... at=... common=zrep_000003 written=1234 kept=zrep-fenced-e5"
-  auto f = parse_record(record);
-  return "peer " + f["by"] + " took over at epoch " + f["epoch"] + "; " + f["written"] +
-         " bytes written here since the common snapshot " + f["common"] + " (kept in @" +
-         f["kept"] + "). Run 'zrep-agent resync " + fs + "'";
+  const FenceRecord f = parse_fenced(record);
+  return "peer " + f.by + " took over at epoch " + std::to_string(f.epoch) + "; " +
+         std::to_string(f.written) + " bytes written here since the common snapshot " + f.common +
+         " (kept in @" + f.kept + "). Run 'zrep-agent resync " + fs + "'";
 }
 
 std::string describe_kept(const std::string& record) {
   // "aside=pool/fs-kept-e3 epoch=3 base=zrep_000002 at=1700000000"
-  auto f = parse_record(record);
-  return "what this filesystem held after " + f["base"] + " when it failed over at it (epoch " +
-         f["epoch"] + ") is kept in " + f["aside"] +
+  const KeptRecord f = parse_kept(record).value_or(KeptRecord{});
+  return "what this filesystem held after " + f.base + " when it failed over at it (epoch " +
+         std::to_string(f.epoch) + ") is kept in " + f.aside +
          " (read-only, with its snapshots); destroy it when done, then 'zfs inherit zrep:kept' "
          "here";
 }

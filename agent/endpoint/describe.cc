@@ -8,6 +8,7 @@
 #include "agent/endpoint/endpoint_internal.h"
 #include "agent/endpoint/peer_service.h"
 #include "agent/logic/peer_trust.h"
+#include "agent/logic/records.h"
 #include "agent/logic/role_switch.h"
 #include "agent/logic/zfs_names.h"
 #include "agent/logic/zrep_props.h"
@@ -60,7 +61,7 @@ void PeerService::note_requester(const peer::DescribeRequest& req, const props::
   }
   // Only a claim that could be true is looked into (the check itself judges it against local
   // state, Replicator::judge_peer_claim): one epoch up, never past kMaxEpoch.
-  const uint64_t mine = std::max<uint64_t>(1, parse_epoch(props::get(p, props::kEpoch)));
+  const uint64_t mine = effective_epoch(p);
   if (!is_plausible_epoch(req.requester_epoch()) || req.requester_epoch() != mine + 1) return;
   if (hooks_.check_later) {
     spdlog::warn("peer {} masters {} at epoch {}, above {} here: checking whether to step down",

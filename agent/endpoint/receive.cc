@@ -10,6 +10,7 @@
 #include "agent/endpoint/endpoint_internal.h"
 #include "agent/endpoint/peer_service.h"
 #include "agent/fault/fault.h"
+#include "agent/logic/records.h"
 #include "agent/logic/zfs_names.h"
 #include "agent/logic/zrep_props.h"
 #include "agent/rpc/net.h"
@@ -116,10 +117,8 @@ Status PeerService::prepare_target(ReceiveAttempt& a) {
   // sender resumes it with its unsent init snapshot.
   a.resumable = zfs_.features().resumable_receive && session_.peer_hello.zfs().resumable_receive();
   if (a.resumable && !a.init) {
-    ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kReceiving,
-                                       "snap=" + req.snapshot() +
-                                           " guid=" + std::to_string(req.guid()) +
-                                           " base=" + std::to_string(req.base_guid())));
+    ZREP_RETURN_IF_ERROR(zfs_.set_prop(
+        dest, props::kReceiving, format_receiving({req.snapshot(), req.guid(), req.base_guid()})));
   }
   return Status::ok();
 }

@@ -34,7 +34,8 @@ Result<SwitchJournal> parse_journal(const std::string& text);
 
 uint64_t parse_epoch(const std::string& text);  // 0 when unset or garbage
 
-// The key=value words of a zrep:fenced or zrep:takeover record -> {key: value}.
+// The key=value words of a record -> {key: value} (words without '=' are ignored, the last of a
+// repeated key wins). The typed records read through it: agent/logic/records.h.
 std::map<std::string, std::string> parse_record(const std::string& text);
 
 // What recovery does with a filesystem whose `zrep:switch` journal is set.

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "agent/fault/fault.h"
+#include "agent/logic/records.h"
 #include "agent/logic/role_switch.h"
 #include "agent/logic/snapshots.h"
 #include "agent/logic/sync_plan.h"
@@ -41,7 +42,7 @@ Status check_standby(const std::string& here, const std::string& fs,
                           props::get(rp, props::kSwitch) +
                           "); its agent resolves it by itself. Try again in a few seconds");
   }
-  if (std::max<uint64_t>(1, parse_epoch(props::get(rp, props::kEpoch))) != epoch) {
+  if (effective_epoch(rp) != epoch) {
     return make_error(ErrorCode::kConflict, dest_fs + " on " + dest_host + " is at epoch " +
                                                 props::get(rp, props::kEpoch) + ", " + fs +
                                                 " here at " + std::to_string(epoch));
@@ -66,8 +67,8 @@ Status prepare_and_commit(PeerClient& peer, const std::string& dest_fs, const Sw
 // After a failover at a named snapshot: where the old master kept what it held after it.
 std::optional<std::string> newer_kept_in(const Zfs& zfs, const std::string& fs, uint64_t epoch) {
   auto kept = zfs.get_props(fs, {props::kKept});
-  const auto rec = parse_record(kept ? props::get(*kept, props::kKept) : std::string());
-  if (rec.contains("aside") && parse_epoch(rec.at("epoch")) == epoch) return rec.at("aside");
+  const auto rec = parse_kept(kept ? props::get(*kept, props::kKept) : std::string());
+  if (rec && rec->epoch == epoch) return rec->aside;
   return std::nullopt;
 }
 
@@ -188,7 +189,7 @@ Result<FailoverOutcome> Replicator::run_failover(const std::string& fs, const st
   ZREP_RETURN_IF_ERROR(failover_refusal(fs, *p));
   const std::string dest_host = props::get(*p, props::kDestHost);
   const std::string dest_fs = props::get(*p, props::kDestFs);
-  const uint64_t epoch = std::max<uint64_t>(1, parse_epoch(props::get(*p, props::kEpoch)));
+  const uint64_t epoch = effective_epoch(*p);
 
   auto peer = connect_locked(dest_host, dest_fs, "failover");
   if (!peer) return Status(peer.error()).with_context("failover of " + fs);

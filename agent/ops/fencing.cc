@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "agent/logic/records.h"
 #include "agent/logic/role_switch.h"
 #include "agent/logic/snapshots.h"
 #include "agent/logic/sync_plan.h"
@@ -28,8 +29,8 @@ Result<ClaimJudgement> Replicator::judge_peer_claim(const std::string& fs, const
   claim.here_fs = fs;
   claim.peer_host = peer_host;
   claim.peer_fs = props::get(p, props::kDestFs);
-  claim.my_epoch = std::max<uint64_t>(1, parse_epoch(props::get(p, props::kEpoch)));
-  claim.peer_epoch = parse_epoch(props::get(rp, props::kEpoch));
+  claim.my_epoch = effective_epoch(p);
+  claim.peer_epoch = recorded_epoch(rp);
   claim.peer_is_master = props::get(rp, props::kMaster) == "yes";
   claim.peer_src_host = props::get(rp, props::kSrcHost);
   claim.peer_src_fs = props::get(rp, props::kSrcFs);
@@ -37,7 +38,8 @@ Result<ClaimJudgement> Replicator::judge_peer_claim(const std::string& fs, const
   claim.peer_dest_fs = props::get(rp, props::kDestFs);
   claim.peer_takeover = props::get(rp, props::kTakeover);
   if (claim.peer_epoch <= claim.my_epoch) return ClaimJudgement{};
-  const std::string at = parse_record(claim.peer_takeover)["snapshot"];
+  const auto takeover = parse_takeover(claim.peer_takeover);
+  const std::string at = takeover ? takeover->snapshot : std::string();
   for (const auto& s : remote.snapshots()) {
     if (!at.empty() && s.name() == at) claim.takeover_guid = s.guid();
   }
@@ -52,8 +54,8 @@ Status Replicator::fence_locked(const std::string& fs, const props::PropMap& p,
                                 const peer::DescribeReply& remote, const std::string& peer_host) {
   if (!remote.exists()) return Status::ok();
   props::PropMap rp(remote.props().begin(), remote.props().end());
-  const uint64_t mine = std::max<uint64_t>(1, parse_epoch(props::get(p, props::kEpoch)));
-  const uint64_t theirs = parse_epoch(props::get(rp, props::kEpoch));
+  const uint64_t mine = effective_epoch(p);
+  const uint64_t theirs = recorded_epoch(rp);
   const bool peer_master = props::get(rp, props::kMaster) == "yes";
   const std::string dest_fs = props::get(p, props::kDestFs);
   auto judged = judge_peer_claim(fs, p, remote, peer_host);
@@ -121,10 +123,9 @@ Status Replicator::demote_locked(const std::string& fs, const std::string& dest_
     }
   }
   const std::string record =
-      "epoch=" + std::to_string(theirs) + " by=" + peer_host + " peer_fs=" + dest_fs +
-      " at=" + std::to_string(now) +
-      " common=" + (common != nullptr ? std::string(snap_part_of(common->name)) : "none") +
-      " written=" + std::to_string(written) + " kept=" + std::string(snap_part_of(kept));
+      format_fenced({theirs, peer_host, dest_fs, now,
+                     common != nullptr ? std::string(snap_part_of(common->name)) : "none", written,
+                     std::string(snap_part_of(kept))});
   // The record first: from then on nothing is sent from or into fs, and the sweep completes
   // the demotion after a crash (finish_demotion).
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kFenced, record));

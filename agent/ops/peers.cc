@@ -3,6 +3,7 @@
 // whether a filesystem goes raw to a peer.
 #include <memory>
 
+#include "agent/logic/records.h"
 #include "agent/logic/role_switch.h"
 #include "agent/logic/zrep_props.h"
 #include "agent/ops/replicator.h"
@@ -26,7 +27,7 @@ Result<peer::DescribeReply> Replicator::describe_pair(PeerClient& peer, const st
   peer::DescribeRequest req;
   req.set_fs(remote_fs);
   req.set_requester_fs(fs);
-  req.set_requester_epoch(parse_epoch(props::get(p, props::kEpoch)));
+  req.set_requester_epoch(recorded_epoch(p));
   req.set_requester_is_master(props::get(p, props::kMaster) == "yes");
   return peer.describe(req);
 }

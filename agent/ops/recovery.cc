@@ -6,6 +6,7 @@
 #include <functional>
 #include <utility>
 
+#include "agent/logic/records.h"
 #include "agent/logic/role_switch.h"
 #include "agent/logic/zrep_props.h"
 #include "agent/ops/replicator.h"
@@ -59,8 +60,7 @@ Result<std::string> Replicator::recover_locked(const std::string& fs, PeerClient
                                                 " as the old nor as the "
                                                 "new master; an operator must look at it");
   }
-  RecoveryInput in{config_.host, *j,
-                   std::max<uint64_t>(1, parse_epoch(props::get(*p, props::kEpoch))), std::nullopt};
+  RecoveryInput in{config_.host, *j, effective_epoch(*p), std::nullopt};
   std::optional<LockedPeer> fresh;
   bool peer_has_journal = false;
   if (j->old_host == config_.host && in.local_epoch < j->epoch) {
@@ -79,7 +79,7 @@ Result<std::string> Replicator::recover_locked(const std::string& fs, PeerClient
     }
     if (d) {
       props::PropMap rp(d->props().begin(), d->props().end());
-      in.peer_epoch = d->exists() ? parse_epoch(props::get(rp, props::kEpoch)) : 0;
+      in.peer_epoch = d->exists() ? recorded_epoch(rp) : 0;
       peer_has_journal = d->exists() && props::get(rp, props::kSwitch) == text;
     } else {
       spdlog::warn("{}: cannot ask {} about the unfinished switch: {}", fs, j->new_host,
@@ -159,7 +159,7 @@ bool Replicator::sweep_one(const std::string& fs, const props::PropMap& p, bool 
     // Only this host's side of a switch (several hosts may share one ZFS, as in the tests).
     auto j = parse_journal(journal);
     if (j && j->old_host == config_.host && fs == kept_aside_name(j->old_fs, j->epoch) &&
-        parse_epoch(props::get(p, props::kEpoch)) >= j->epoch) {
+        recorded_epoch(p) >= j->epoch) {
       // A set-aside (failover at a named snapshot) cut short: finish the old master's part.
       return fix_locked(j->old_fs, "recover", [&] { return finish_old_master(zfs_, *j); });
     }
@@ -174,7 +174,7 @@ bool Replicator::sweep_one(const std::string& fs, const props::PropMap& p, bool 
     });
   }
   if (!fenced.empty()) {
-    if (master && parse_record(fenced)["by"] != config_.host) {
+    if (master && parse_fenced(fenced).by != config_.host) {
       return fix_locked(fs, "fence", [&] { return finish_demotion(zfs_, config_.host, fs); });
     }
     return false;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "agent/logic/records.h"
 #include "agent/logic/retention.h"
 #include "agent/logic/role_switch.h"
 #include "agent/logic/zfs_names.h"
@@ -100,7 +101,7 @@ Result<std::map<std::string, std::map<std::string, std::string>>> Replicator::ma
     std::string owner = master ? props::get(p, props::kSrcHost) : props::get(p, props::kDestHost);
     // A demoted old master is this host's whatever a demotion cut short left in its pairing.
     if (!props::get(p, props::kFenced).empty()) {
-      owner = parse_record(props::get(p, props::kFenced))["by"] != config_.host ? config_.host : "";
+      owner = parse_fenced(props::get(p, props::kFenced)).by != config_.host ? config_.host : "";
     }
     if (owner != config_.host) continue;
     if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
@@ -143,8 +144,7 @@ peer::Pairing Replicator::make_pairing(const std::string& fs, const std::string&
   pairing.set_savecount(parse_savecount(props::get(p, props::kSavecount)).is_ok()
                             ? *parse_savecount(props::get(p, props::kSavecount))
                             : props::kDefaultSavecount);
-  pairing.set_epoch(
-      std::max<uint64_t>(1, std::strtoull(props::get(p, props::kEpoch).c_str(), nullptr, 10)));
+  pairing.set_epoch(effective_epoch(p));
   return pairing;
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "agent/fault/fault.h"
+#include "agent/logic/records.h"
 #include "agent/logic/role_switch.h"
 #include "agent/logic/send_choice.h"
 #include "agent/logic/sync_plan.h"
@@ -254,12 +255,15 @@ std::string Replicator::resume_choice(const SyncRun& run, PeerClient& peer,
                                       const std::vector<SnapshotInfo>& local, const SyncPlan& plan,
                                       peer::ReceiveRequest& req) {
   const std::string& fs = run.fs;
-  auto rec = parse_record(
-      props::get(props::PropMap(remote.props().begin(), remote.props().end()), props::kReceiving));
-  const std::string name = fs + "@" + rec["snap"];
+  const auto rec =
+      parse_receiving(props::get(props::PropMap(remote.props().begin(), remote.props().end()),
+                                 props::kReceiving))
+          .value_or(ReceivingRecord{});
+  const std::string name = fs + "@" + rec.snap;
   // The partial receive and its record are the peer's words: resumed only for an unsent
   // zrep snapshot after the base, and a token that names exactly it (OpenZFS here).
-  auto it = resumable_snapshot(local, name, rec["guid"], rec["base"], plan.base);
+  auto it = resumable_snapshot(local, name, std::to_string(rec.guid), std::to_string(rec.base_guid),
+                               plan.base);
   Status fits = it.status();
   if (it) {
     auto raw = use_raw(fs, peer);
@@ -277,7 +281,7 @@ std::string Replicator::resume_choice(const SyncRun& run, PeerClient& peer,
       "{}: {}:{} holds a partial receive of {} that cannot be resumed (that "
       "snapshot or its base is gone here); it is discarded and the transfer "
       "starts over from {}",
-      fs, run.dest_host, run.dest_fs, rec["snap"].empty() ? "?" : name, plan.base.name);
+      fs, run.dest_host, run.dest_fs, rec.snap.empty() ? "?" : name, plan.base.name);
   return std::string();
 }
 

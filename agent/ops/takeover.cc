@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "agent/fault/fault.h"
+#include "agent/logic/records.h"
 #include "agent/logic/role_switch.h"
 #include "agent/logic/zfs_names.h"
 #include "agent/logic/zrep_props.h"
@@ -48,7 +49,7 @@ Result<json> Replicator::takeover(const control::TakeoverCommand& cmd,
   }
   auto fresh = zfs_.get_props(fs, props::filesystem_props());
   if (!fresh) return fresh.error();
-  uint64_t epoch = std::max<uint64_t>(1, parse_epoch(props::get(*fresh, props::kEpoch)));
+  uint64_t epoch = effective_epoch(*fresh);
   if (!props::get(*fresh, props::kSwitch).empty()) {
     // A planned switch stopped half-way: a committed one is finished, an uncommitted one is
     // superseded by this takeover.
@@ -70,10 +71,9 @@ Result<json> Replicator::takeover(const control::TakeoverCommand& cmd,
   const uint64_t next = *next_or;
   // Three steps, so a crash anywhere is finished or forgotten by the sweep
   // (finish_forced_takeover): the intent, the commit (the new epoch), the master role.
-  ZREP_RETURN_IF_ERROR(zfs_.set_prop(
-      fs, props::kTakeover,
-      "forced at=" + std::to_string(unix_now()) + " epoch=" + std::to_string(next) + " old=" +
-          master_host + ":" + master_fs + " snapshot=" + std::string(snap_part_of(last.name))));
+  ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kTakeover,
+                                     format_takeover({unix_now(), next, master_host, master_fs,
+                                                      std::string(snap_part_of(last.name))})));
   ZREP_RETURN_IF_ERROR(zfs_.rollback(last.name, false));
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kEpoch, std::to_string(next)));
   fault_point("forced-committed");

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "agent/fault/fault.h"
+#include "agent/logic/records.h"
 #include "agent/logic/snapshots.h"
 #include "agent/logic/zfs_names.h"
 #include "agent/logic/zrep_props.h"
@@ -226,9 +227,8 @@ Status finish_set_aside(const Zfs& zfs, const SwitchJournal& j, const std::strin
   const SnapshotInfo* b = snaps ? find_guid(*snaps, j.base_guid) : nullptr;
   ZREP_RETURN_IF_ERROR(zfs.set_prop(
       fs, props::kKept,
-      "aside=" + aside + " epoch=" + std::to_string(j.epoch) +
-          " base=" + (b != nullptr ? std::string(snap_part_of(b->name)) : std::string("?")) +
-          " at=" + std::to_string(unix_now())));
+      format_kept(
+          {aside, j.epoch, b != nullptr ? std::string(snap_part_of(b->name)) : "?", unix_now()})));
   for (const auto& name : props::pairing_props()) (void)zfs.inherit_prop(aside, name);
   (void)zfs.set_prop(aside, props::kReadonly, "on");
   spdlog::warn(
@@ -279,16 +279,16 @@ Status finish_old_master(const Zfs& zfs, const SwitchJournal& j) {
 Status finish_demotion(const Zfs& zfs, const std::string& host, const std::string& fs) {
   auto p = zfs.get_props(fs, props::filesystem_props());
   if (!p) return p.status();
-  auto rec = parse_record(props::get(*p, props::kFenced));
-  const uint64_t epoch = parse_epoch(rec["epoch"]);
-  if (epoch == 0 || !is_valid_host_name(rec["by"]) || !validate_dataset_name(rec["peer_fs"])) {
+  const FenceRecord rec = parse_fenced(props::get(*p, props::kFenced));
+  const uint64_t epoch = rec.epoch;
+  if (!check_fenced(rec)) {
     return make_error(ErrorCode::kInvalidArgument, fs + " has a malformed zrep:fenced record: " +
                                                        props::get(*p, props::kFenced));
   }
   ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kReadonly, "on"));
   ZREP_RETURN_IF_ERROR(set_props(zfs, fs,
-                                 {{props::kSrcFs, rec["peer_fs"]},
-                                  {props::kSrcHost, rec["by"]},
+                                 {{props::kSrcFs, rec.peer_fs},
+                                  {props::kSrcHost, rec.by},
                                   {props::kDestFs, fs},
                                   {props::kDestHost, host},
                                   {props::kEpoch, std::to_string(epoch)}}));
@@ -299,20 +299,12 @@ Result<bool> finish_forced_takeover(const Zfs& zfs, const std::string& host,
                                     const std::string& fs) {
   auto p = zfs.get_props(fs, props::filesystem_props());
   if (!p) return p.error();
-  auto rec = parse_record(props::get(*p, props::kTakeover));
-  const uint64_t wanted = parse_epoch(rec["epoch"]);
-  const std::string old = rec["old"];
-  const auto colon = old.find(':');
-  if (wanted < 2 || colon == std::string::npos) {
-    return make_error(ErrorCode::kInvalidArgument, fs + " has a malformed zrep:takeover record: " +
-                                                       props::get(*p, props::kTakeover));
-  }
-  const std::string old_host = old.substr(0, colon), old_fs = old.substr(colon + 1);
-  ZREP_RETURN_IF_ERROR(validate_dataset_name(old_fs));
-  if (!is_valid_host_name(old_host)) {
-    return make_error(ErrorCode::kInvalidArgument, fs + ": bad host in zrep:takeover: " + old);
-  }
-  if (parse_epoch(props::get(*p, props::kEpoch)) < wanted) {
+  auto rec = parse_takeover(props::get(*p, props::kTakeover));
+  if (!rec) return make_error(ErrorCode::kInvalidArgument, fs + ": " + rec.error().message);
+  const uint64_t wanted = rec->epoch;
+  const std::string& old_host = rec->old_host;
+  const std::string& old_fs = rec->old_fs;
+  if (recorded_epoch(*p) < wanted) {
     // Stopped before its commit point: it did not happen.
     spdlog::warn("{}: a forced takeover stopped before writing epoch {}; it did not happen", fs,
                  wanted);
@@ -349,7 +341,7 @@ Result<peer::SwitchReply> standby_switch_step(const Config& config, const Zfs& z
   auto p = zfs.get_props(fs, props::filesystem_props());
   if (!p) return p.error();
   const std::string recorded = props::get(*p, props::kSwitch);
-  const uint64_t epoch = std::max<uint64_t>(1, parse_epoch(props::get(*p, props::kEpoch)));
+  const uint64_t epoch = effective_epoch(*p);
   const bool master = props::get(*p, props::kMaster) == "yes";
   peer::SwitchReply reply;
   switch (req.step()) {
