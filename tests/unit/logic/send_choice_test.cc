@@ -2,17 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/logic/snapshot_values.h"
+
 namespace zrep {
 namespace {
 
-SnapshotInfo snap(const std::string& name, uint64_t guid, uint64_t txg, bool sent = true) {
-  SnapshotInfo s;
-  s.name = name;
-  s.guid = guid;
-  s.createtxg = txg;
-  if (sent) s.sent = 1700000000;
-  return s;
-}
+using testing::snap;
 
 TEST(SendChoice, UnsentAfterTheBaseAreOnlyUnsentZrepSnapshotsNewerThanIt) {
   std::vector<SnapshotInfo> local = {
