@@ -155,7 +155,7 @@ void Scheduler::run_due(Clock::time_point now) {
       if (!probing_.insert(peer).second) continue;
     }
     bool started = sessions_.spawn(
-        [this, peer, filesystems = std::move(filesystems)] { probe(peer, filesystems); });
+        [this, peer = peer, filesystems = std::move(filesystems)] { probe(peer, filesystems); });
     if (!started) {
       std::lock_guard lk(mu_);
       probing_.erase(peer);
