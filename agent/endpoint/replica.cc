@@ -17,12 +17,11 @@ namespace zrep {
 Status PeerService::write_pairing(const std::string& dest, const peer::Pairing& p) {
   // A destination must never be written to: an incremental receive would refuse it.
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kReadonly, "on"));
-  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSrcFs, p.src_fs()));
-  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSrcHost, session_.peer_name));
-  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kDestFs, dest));
-  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kDestHost, config_.host));
-  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kSavecount, std::to_string(p.savecount())));
-  ZREP_RETURN_IF_ERROR(zfs_.set_prop(dest, props::kEpoch, std::to_string(p.epoch())));
+  ZREP_RETURN_IF_ERROR(
+      zrep::write_pairing(zfs_, dest,
+                          {p.src_fs(), session_.peer_name, dest, config_.host,
+                           std::to_string(p.savecount()), std::to_string(p.epoch())},
+                          PairingOrder::kEpochLast));
   (void)zfs_.inherit_prop(dest, props::kMaster);
   return Status::ok();
 }

@@ -120,4 +120,15 @@ std::optional<KeptRecord> parse_kept(const std::string& text) {
                     parse_time(word(w, "at"))};
 }
 
+PairingRecord pairing_of(const props::PropMap& p) {
+  auto text = [&p](const char* key) -> std::optional<std::string> {
+    auto it = p.find(key);
+    if (it == p.end()) return std::nullopt;
+    return it->second;
+  };
+  return PairingRecord{props::get(p, props::kSrcFs),  props::get(p, props::kSrcHost),
+                       props::get(p, props::kDestFs), props::get(p, props::kDestHost),
+                       text(props::kSavecount),       text(props::kEpoch)};
+}
+
 }  // namespace zrep

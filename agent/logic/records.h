@@ -84,4 +84,22 @@ std::string format_kept(const KeptRecord& r);
 // Tolerant: nullopt only without aside=; a missing or garbled number is 0, a missing word "".
 std::optional<KeptRecord> parse_kept(const std::string& text);
 
+// The pairing of a filesystem: zrep:src-fs and zrep:src-host name the master, zrep:dest-fs and
+// zrep:dest-host the standby, with zrep:savecount and zrep:epoch. These two are text, as some
+// writers copy what a filesystem records as is (resync); nullopt: not written, or not recorded.
+// zrep:master (the role) and readonly are not part of it. The writer is write_pairing
+// (agent/zfs/zfs.h).
+struct PairingRecord {
+  std::string src_fs;
+  std::string src_host;
+  std::string dest_fs;
+  std::string dest_host;
+  std::optional<std::string> savecount;
+  std::optional<std::string> epoch;
+  bool operator==(const PairingRecord&) const = default;
+};
+// The pairing as `p` records it: "" for a name it lacks, nullopt for a savecount or epoch it
+// lacks; the texts as they are (neither checked nor parsed).
+PairingRecord pairing_of(const props::PropMap& p);
+
 }  // namespace zrep

@@ -150,17 +150,12 @@ peer::Pairing Replicator::make_pairing(const std::string& fs, const std::string&
 
 Status Replicator::write_master_pairing(const peer::Pairing& pairing) {
   const std::string& fs = pairing.src_fs();
-  const std::pair<const char*, std::string> pairs[] = {
-      {props::kSrcFs, fs},
-      {props::kSrcHost, pairing.src_host()},
-      {props::kDestFs, pairing.dest_fs()},
-      {props::kDestHost, pairing.dest_host()},
-      {props::kSavecount, std::to_string(pairing.savecount())},
-      {props::kEpoch, std::to_string(pairing.epoch())},
-      {props::kMaster, "yes"},
-  };
-  for (const auto& [k, v] : pairs) ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, k, v));
-  return Status::ok();
+  ZREP_RETURN_IF_ERROR(
+      write_pairing(zfs_, fs,
+                    {fs, pairing.src_host(), pairing.dest_fs(), pairing.dest_host(),
+                     std::to_string(pairing.savecount()), std::to_string(pairing.epoch())},
+                    PairingOrder::kEpochLast));
+  return zfs_.set_prop(fs, props::kMaster, "yes");
 }
 
 }  // namespace zrep

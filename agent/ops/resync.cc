@@ -85,15 +85,13 @@ Result<json> Replicator::resync(const control::ResyncCommand& cmd) {
   if (made) made = zfs_.set_prop(fs, props::kReadonly, "on");
   if (made) made = zfs_.promote(fs);
   if (!made) return undo_resync(zfs_, fs, aside, made);
-  ZREP_RETURN_IF_ERROR(set_props(zfs_, fs,
-                                 {{props::kSrcFs, new_fs},
-                                  {props::kSrcHost, new_host},
-                                  {props::kDestFs, fs},
-                                  {props::kDestHost, config_.host},
-                                  {props::kEpoch, epoch},
-                                  {props::kSavecount, props::get(*p, props::kSavecount).empty()
-                                                          ? std::to_string(props::kDefaultSavecount)
-                                                          : props::get(*p, props::kSavecount)}}));
+  ZREP_RETURN_IF_ERROR(write_pairing(
+      zfs_, fs,
+      {new_fs, new_host, fs, config_.host,
+       props::get(*p, props::kSavecount).empty() ? std::to_string(props::kDefaultSavecount)
+                                                 : props::get(*p, props::kSavecount),
+       epoch},
+      PairingOrder::kSavecountLast));
   hold_base_or_warn(zfs_, fs, common->guid);
   for (const auto& name : props::pairing_props()) (void)zfs_.inherit_prop(aside, name);
   (void)zfs_.set_prop(aside, props::kReadonly, "on");

@@ -117,13 +117,11 @@ void clean_old_direction(const Zfs& zfs, const std::string& fs, uint64_t base_gu
 }
 
 Status finish_new_master(const Zfs& zfs, const SwitchJournal& j) {
-  ZREP_RETURN_IF_ERROR(set_props(zfs, j.new_fs,
-                                 {{props::kEpoch, std::to_string(j.epoch)},
-                                  {props::kSrcFs, j.new_fs},
-                                  {props::kSrcHost, j.new_host},
-                                  {props::kDestFs, j.old_fs},
-                                  {props::kDestHost, j.old_host},
-                                  {props::kMaster, "yes"}}));
+  ZREP_RETURN_IF_ERROR(write_pairing(
+      zfs, j.new_fs,
+      {j.new_fs, j.new_host, j.old_fs, j.old_host, std::nullopt, std::to_string(j.epoch)},
+      PairingOrder::kEpochFirst));
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(j.new_fs, props::kMaster, "yes"));
   hold_base_or_warn(zfs, j.new_fs, j.base_guid);
   clean_old_direction(zfs, j.new_fs, j.base_guid);
   ZREP_RETURN_IF_ERROR(zfs.set_prop(j.new_fs, props::kReadonly, "off"));
@@ -262,12 +260,10 @@ Status finish_old_master(const Zfs& zfs, const SwitchJournal& j) {
   }
   ZREP_RETURN_IF_ERROR(zfs.set_prop(j.old_fs, props::kReadonly, "on"));
   ZREP_RETURN_IF_ERROR(zfs.inherit_prop(j.old_fs, props::kMaster));
-  ZREP_RETURN_IF_ERROR(set_props(zfs, j.old_fs,
-                                 {{props::kSrcFs, j.new_fs},
-                                  {props::kSrcHost, j.new_host},
-                                  {props::kDestFs, j.old_fs},
-                                  {props::kDestHost, j.old_host},
-                                  {props::kEpoch, std::to_string(j.epoch)}}));
+  ZREP_RETURN_IF_ERROR(write_pairing(
+      zfs, j.old_fs,
+      {j.new_fs, j.new_host, j.old_fs, j.old_host, std::nullopt, std::to_string(j.epoch)},
+      PairingOrder::kEpochLast));
   // What the old master holds after the base (a failover at a named snapshot) is kept aside,
   // never rolled back.
   ZREP_RETURN_IF_ERROR(keep_newer_aside(zfs, j));
@@ -286,12 +282,9 @@ Status finish_demotion(const Zfs& zfs, const std::string& host, const std::strin
                                                        props::get(*p, props::kFenced));
   }
   ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kReadonly, "on"));
-  ZREP_RETURN_IF_ERROR(set_props(zfs, fs,
-                                 {{props::kSrcFs, rec.peer_fs},
-                                  {props::kSrcHost, rec.by},
-                                  {props::kDestFs, fs},
-                                  {props::kDestHost, host},
-                                  {props::kEpoch, std::to_string(epoch)}}));
+  ZREP_RETURN_IF_ERROR(
+      write_pairing(zfs, fs, {rec.peer_fs, rec.by, fs, host, std::nullopt, std::to_string(epoch)},
+                    PairingOrder::kEpochLast));
   return zfs.inherit_prop(fs, props::kMaster);  // last: until here it is still found as ours
 }
 
@@ -314,12 +307,9 @@ Result<bool> finish_forced_takeover(const Zfs& zfs, const std::string& host,
   // Writable first: a crash before the role is written leaves a committed takeover that the
   // sweep finishes (it looks for one that is not master yet).
   ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kReadonly, "off"));
-  ZREP_RETURN_IF_ERROR(set_props(zfs, fs,
-                                 {{props::kSrcFs, fs},
-                                  {props::kSrcHost, host},
-                                  {props::kDestFs, old_fs},
-                                  {props::kDestHost, old_host},
-                                  {props::kMaster, "yes"}}));
+  ZREP_RETURN_IF_ERROR(write_pairing(
+      zfs, fs, {fs, host, old_fs, old_host, std::nullopt, std::nullopt}, PairingOrder::kEpochLast));
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kMaster, "yes"));
   auto snaps = zfs.list_snapshots(fs);
   if (snaps && !snaps->empty()) hold_base_or_warn(zfs, fs, snaps->back().guid);
   load_key_if_possible(zfs, fs);

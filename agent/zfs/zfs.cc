@@ -219,4 +219,24 @@ Status set_props(const Zfs& zfs, const std::string& fs,
   return Status::ok();
 }
 
+Status write_pairing(const Zfs& zfs, const std::string& fs, const PairingRecord& pairing,
+                     PairingOrder order) {
+  auto set_if = [&](const char* prop, const std::optional<std::string>& value) {
+    return value ? zfs.set_prop(fs, prop, *value) : Status::ok();
+  };
+  if (order == PairingOrder::kEpochFirst)
+    ZREP_RETURN_IF_ERROR(set_if(props::kEpoch, pairing.epoch));
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kSrcFs, pairing.src_fs));
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kSrcHost, pairing.src_host));
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kDestFs, pairing.dest_fs));
+  ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, props::kDestHost, pairing.dest_host));
+  if (order == PairingOrder::kSavecountLast) {
+    ZREP_RETURN_IF_ERROR(set_if(props::kEpoch, pairing.epoch));
+    return set_if(props::kSavecount, pairing.savecount);
+  }
+  ZREP_RETURN_IF_ERROR(set_if(props::kSavecount, pairing.savecount));
+  if (order == PairingOrder::kEpochLast) return set_if(props::kEpoch, pairing.epoch);
+  return Status::ok();
+}
+
 }  // namespace zrep

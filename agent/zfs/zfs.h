@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/logic/records.h"
 #include "agent/logic/zfs_types.h"
 #include "common/result.h"
 #include "common/subprocess.h"
@@ -149,6 +150,23 @@ Status clear_zrep_properties(const Zfs& zfs, const std::string& fs);
 // Sets each property in turn; stops at the first failure.
 Status set_props(const Zfs& zfs, const std::string& fs,
                  std::initializer_list<std::pair<const char*, std::string>> values);
+
+// The order write_pairing sets a pairing's properties in. It is part of the crash-safety
+// argument of each writer (agent/FAILOVER.md): a crash between two writes leaves the first.
+enum class PairingOrder {
+  // epoch, src-fs, src-host, dest-fs, dest-host, savecount: the new master's commit point
+  // (its epoch) before anything else (finish_new_master).
+  kEpochFirst,
+  // src-fs, src-host, dest-fs, dest-host, savecount, epoch.
+  kEpochLast,
+  // src-fs, src-host, dest-fs, dest-host, epoch, savecount (resync).
+  kSavecountLast,
+};
+// The one writer of a pairing: sets the four names, and savecount and epoch when given, on fs
+// in `order`, one `zfs set` each; stops at the first failure. zrep:master and readonly are the
+// caller's to set, before or after.
+Status write_pairing(const Zfs& zfs, const std::string& fs, const PairingRecord& pairing,
+                     PairingOrder order);
 
 // The tag of the hold zrep keeps on the incremental base of each pairing (OpenZFS), so an
 // admin or another tool cannot destroy it and force a full resend.

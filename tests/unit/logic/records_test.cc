@@ -133,5 +133,19 @@ TEST(KeptRecord, Garbled) {
   EXPECT_EQ(parse_kept("aside=x epoch=three"), (KeptRecord{"x", 0, "", 0}));
 }
 
+TEST(PairingRecord, ReadsTheSixNames) {
+  const props::PropMap p{{props::kSrcFs, "tank/fs"},    {props::kSrcHost, "alpha"},
+                         {props::kDestFs, "backup/fs"}, {props::kDestHost, "beta"},
+                         {props::kSavecount, "7"},      {props::kEpoch, "3"},
+                         {props::kMaster, "yes"},       {props::kReadonly, "off"}};
+  EXPECT_EQ(pairing_of(p), (PairingRecord{"tank/fs", "alpha", "backup/fs", "beta", "7", "3"}));
+}
+
+TEST(PairingRecord, MissingNamesAreEmptyAndTextIsAsIs) {
+  EXPECT_EQ(pairing_of({}), (PairingRecord{"", "", "", "", std::nullopt, std::nullopt}));
+  const props::PropMap p{{props::kSrcHost, "alpha"}, {props::kEpoch, "x7"}};
+  EXPECT_EQ(pairing_of(p), (PairingRecord{"", "alpha", "", "", std::nullopt, "x7"}));
+}
+
 }  // namespace
 }  // namespace zrep
