@@ -28,6 +28,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "corrupt";
     case ErrorCode::kConflict:
       return "conflict";
+    case ErrorCode::kBusy:
+      return "busy";
     case ErrorCode::kInternal:
       return "internal";
   }

@@ -25,7 +25,8 @@ enum class ErrorCode {
   kModified,          // destination was modified since its last snapshot
   kNoSpace,           // pool or disk full
   kCorrupt,           // checksum or GUID mismatch
-  kConflict,          // state does not allow the operation (not master, locked, ...)
+  kConflict,          // state does not allow the operation (not master, demoted, ...)
+  kBusy,              // another operation holds the filesystem's lock, here or on the peer
   kInternal,          // a bug or an unexpected system error
 };
 

@@ -195,8 +195,7 @@ void Scheduler::finished(const std::string& fs, const Status& result) {
   e.running = false;
   const auto now = Clock::now();
   const auto interval = config_.interval_for(fs);
-  const bool busy = !result && result.code() == ErrorCode::kConflict &&
-                    result.message().find("busy") != std::string::npos;
+  const bool busy = !result && result.code() == ErrorCode::kBusy;
   if (result || busy) {
     // Done, or another run (a manual sync) was already at it: both count as up to date.
     e.failures = 0;

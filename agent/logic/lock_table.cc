@@ -32,7 +32,7 @@ Status LockTable::acquire_locked(const std::string& fs, const LockOwner& owner,
   auto expires = lease.count() > 0 ? now + lease : Steady::time_point::max();
   auto it = locks_.find(fs);
   if (it != locks_.end() && it->second.expires > now && it->second.owner.token != owner.token) {
-    return make_error(ErrorCode::kConflict, "busy: " + describe_holder(fs, here_, it->second));
+    return make_error(ErrorCode::kBusy, "busy: " + describe_holder(fs, here_, it->second));
   }
   if (it != locks_.end() && it->second.owner.token == owner.token && it->second.expires > now) {
     it->second.expires = std::min(expires, it->second.limit);
@@ -48,7 +48,7 @@ Status LockTable::acquire_locked(const std::string& fs, const LockOwner& owner,
     if (bar->second.until <= now) {
       barred_.erase(bar);
     } else if (bar->second.host == owner.host && max_hold.count() > 0) {
-      return make_error(ErrorCode::kConflict,
+      return make_error(ErrorCode::kBusy,
                         "busy: " + owner.host + " held " + fs +
                             (here_.empty() ? "" : " on " + here_) + " for the longest it may (" +
                             std::to_string(max_hold.count()) + " s); it may lock it again " +

@@ -18,7 +18,7 @@ TEST(LockTable, ASecondOwnerIsRefusedWithTheHoldersName) {
   ASSERT_TRUE(t.acquire("pool/fs", owner("alpha", "t1", "failover"), 60s).is_ok());
   auto s = t.acquire("pool/fs", owner("beta", "t2"), 60s);
   ASSERT_FALSE(s.is_ok());
-  EXPECT_EQ(s.code(), ErrorCode::kConflict);
+  EXPECT_EQ(s.code(), ErrorCode::kBusy);
   EXPECT_NE(s.message().find("pool/fs on beta is locked by alpha (agent inst-alpha) for "
                              "'failover' since "),
             std::string::npos)
@@ -100,7 +100,7 @@ TEST(LockTable, AWaiterIsRefusedAtOnceByAHolderItDoesNotWaitFor) {
   const auto start = std::chrono::steady_clock::now();
   Status got = t.acquire_waiting("pool/fs", owner("beta", "t2"), 0s, 60s,
                                  [](const LockInfo& h) { return h.owner.operation == "recover"; });
-  EXPECT_EQ(got.code(), ErrorCode::kConflict);
+  EXPECT_EQ(got.code(), ErrorCode::kBusy);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);  // not the minute it may wait
   EXPECT_EQ(t.holder("pool/fs")->owner.token, "t1");
 }
@@ -110,7 +110,7 @@ TEST(LockTable, AWaiterGivesUpWhenItsWaitRunsOut) {
   ASSERT_TRUE(t.acquire("pool/fs", owner("beta", "t1", "recover"), 0s).is_ok());
   Status got = t.acquire_waiting("pool/fs", owner("beta", "t2"), 0s, 50ms,
                                  [](const LockInfo&) { return true; });
-  EXPECT_EQ(got.code(), ErrorCode::kConflict);
+  EXPECT_EQ(got.code(), ErrorCode::kBusy);
   EXPECT_EQ(t.holder("pool/fs")->owner.token, "t1");
 }
 
