@@ -21,6 +21,7 @@
 #include "agent/rpc/link.h"
 #include "agent/rpc/net.h"
 #include "agent/rpc/session_registry.h"
+#include "common/unique_fd.h"
 
 namespace zrep {
 namespace {
@@ -92,6 +93,11 @@ struct Daemon::State {
   std::shared_ptr<SlotCounter> peer_sessions = SlotCounter::create(
       config.max_sessions_per_peer * std::max(1, static_cast<int>(config.peers.size())),
       config.max_sessions_per_peer);
+  // Commands on the control socket at once: each holds a thread for as long as it runs (a sync
+  // of everything may take hours), so a script that loops on `status` cannot use up threads.
+  static constexpr int kMaxControlCommands = 64;
+  std::shared_ptr<SlotCounter> control_slots =
+      SlotCounter::create(kMaxControlCommands, kMaxControlCommands);
   AcceptBackoff accept_backoff, control_backoff;  // io thread only
   asio::steady_timer accept_retry{io}, control_retry{io};
   // With [tls] crl: rereads the CRL file when it changes and ends the sessions of certificates
@@ -117,12 +123,15 @@ struct Daemon::State {
   void start_handshake(asio::ip::tcp::socket socket);
   void accept_control();
   // On a session thread: the TLS handshake and Hello, then the session by its purpose.
-  void serve_peer(int fd, const std::string& from, std::chrono::steady_clock::time_point deadline,
+  void serve_peer(UniqueFd conn, const std::string& from,
+                  std::chrono::steady_clock::time_point deadline,
                   std::shared_ptr<SlotCounter::Slot> slot);
   // Serves a peer's requests on a session (an accepted one, or a REVERSE one this host opened
   // because the peer asked over its link) until the peer hangs up.
   void serve_requests(PeerSession& session);
-  void serve_control(int fd);
+  void serve_control(UniqueFd conn, std::shared_ptr<SlotCounter::Slot> slot);
+  // Answers a control connection with an error at once (on the io thread) and closes it.
+  static void refuse_control(UniqueFd conn, const std::string& why);
   // Binds the peer listener (with `listen`) and the control socket.
   Status bind();
 };
@@ -208,14 +217,14 @@ void Daemon::State::start_handshake(asio::ip::tcp::socket socket) {
     socket.close(opt_ec);
     return;
   }
-  int fd = socket.release();
-  if (!sessions.spawn(
-          // Moved on: the thread must not keep a copy of the slot past the handshake.
-          [this, fd, from, deadline, slot]() mutable {
-            serve_peer(fd, from, deadline, std::move(slot));
-          })) {
-    ::close(fd);
-  }
+  // The connection's one owner until the session thread takes it: a refused or failed spawn
+  // closes it with the last copy.
+  auto conn = std::make_shared<UniqueFd>(socket.release());
+  (void)sessions.spawn(
+      // Moved on: the thread must not keep a copy of the slot past the handshake.
+      [this, conn, from, deadline, slot]() mutable {
+        serve_peer(std::move(*conn), from, deadline, std::move(slot));
+      });
 }
 
 void Daemon::State::accept_control() {
@@ -231,17 +240,24 @@ void Daemon::State::accept_control() {
         }
         if (!ec) {
           control_backoff.succeeded();
-          int fd = socket.release();
-          if (!sessions.spawn([this, fd] { serve_control(fd); })) ::close(fd);
+          auto conn = std::make_shared<UniqueFd>(socket.release());
+          auto slot = control_slots->try_acquire("control");
+          if (!slot) {
+            refuse_control(std::move(*conn),
+                           std::to_string(kMaxControlCommands) +
+                               " commands are running already; try again when one ends");
+          } else {
+            (void)sessions.spawn([this, conn, slot] { serve_control(std::move(*conn), slot); });
+          }
         }
         accept_control();
       });
 }
 
-void Daemon::State::serve_peer(int fd, const std::string& from,
+void Daemon::State::serve_peer(UniqueFd conn, const std::string& from,
                                std::chrono::steady_clock::time_point deadline,
                                std::shared_ptr<SlotCounter::Slot> slot) {
-  auto session = accept_peer(config, *tls, fd, make_hello(config, zfs.features(), instance_id),
+  auto session = accept_peer(config, *tls, conn.release(), make_hello(config, zfs.features(), instance_id),
                              deadline, AcceptLimits{peer_handshakes.get(), peer_sessions.get()});
   slot.reset();  // the handshake is over: its slot is free for the next one
   if (!session) {
@@ -293,8 +309,20 @@ void Daemon::State::serve_requests(PeerSession& session) {
   }
 }
 
-void Daemon::State::serve_control(int fd) {
-  FdStream stream(fd);
+void Daemon::State::refuse_control(UniqueFd conn, const std::string& why) {
+  FdStream stream(conn.release());
+  FrameChannel channel(stream);
+  control::Reply reply;
+  reply.mutable_result()->set_ok(false);
+  reply.mutable_result()->set_error_code(std::string(error_code_name(ErrorCode::kBusy)));
+  reply.mutable_result()->set_message(why);
+  (void)send_message(channel, reply);  // a small reply into an empty socket buffer
+  spdlog::warn("refused a command on the control socket: {}", why);
+}
+
+void Daemon::State::serve_control(UniqueFd conn, std::shared_ptr<SlotCounter::Slot> slot) {
+  (void)slot;  // held until the command ends
+  FdStream stream(conn.release());
   ScopedStream registered(sessions, &stream);
   FrameChannel channel(stream);
   serve_control_connection(stream.fd(), channel, replicator);
