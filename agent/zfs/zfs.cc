@@ -213,12 +213,6 @@ Status clear_zrep_properties(const Zfs& zfs, const std::string& fs) {
   return release_base_holds(zfs, fs, {});
 }
 
-Status set_props(const Zfs& zfs, const std::string& fs,
-                 std::initializer_list<std::pair<const char*, std::string>> values) {
-  for (const auto& [k, v] : values) ZREP_RETURN_IF_ERROR(zfs.set_prop(fs, k, v));
-  return Status::ok();
-}
-
 Status write_pairing(const Zfs& zfs, const std::string& fs, const PairingRecord& pairing,
                      PairingOrder order) {
   auto set_if = [&](const char* prop, const std::optional<std::string>& value) {

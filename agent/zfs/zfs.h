@@ -147,10 +147,6 @@ class Zfs {
 // snapshots stay.
 Status clear_zrep_properties(const Zfs& zfs, const std::string& fs);
 
-// Sets each property in turn; stops at the first failure.
-Status set_props(const Zfs& zfs, const std::string& fs,
-                 std::initializer_list<std::pair<const char*, std::string>> values);
-
 // The order write_pairing sets a pairing's properties in. It is part of the crash-safety
 // argument of each writer (agent/FAILOVER.md): a crash between two writes leaves the first.
 enum class PairingOrder {
