@@ -56,7 +56,13 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
   auto guid = zfs_.get_props(snapshot, {"guid"});
   if (!guid) return guid.error();
   req.set_snapshot(std::string(snap_part_of(snapshot)));
-  req.set_guid(std::stoull(props::get(*guid, "guid")));
+  // Local zfs output, but never trusted to be a number: stoull would throw.
+  auto guid_value = parse_u64(props::get(*guid, "guid"));
+  if (!guid_value || *guid_value == 0) {
+    return make_error(ErrorCode::kZfs, "zfs gave no GUID for " + snapshot + ": '" +
+                                           props::get(*guid, "guid") + "'");
+  }
+  req.set_guid(*guid_value);
   req.set_base_guid(base != nullptr ? base->guid : 0);
   req.set_sent_time(unix_now());
 
