@@ -6,11 +6,12 @@
 #include <chrono>
 #include <iostream>
 
-#include "agent/cli/cli_format.h"
+#include "agent/cli/render.h"
 #include "agent/cli/cli_internal.h"
 #include "agent/config/config.h"
 #include "agent/rpc/net.h"
 #include "agent/rpc/peer_session.h"
+#include "common/unix_time.h"
 
 namespace zrep::cli {
 namespace {
@@ -43,33 +44,36 @@ void print_progress(const control::Progress& p) {
 }
 
 // Prints the daemon's final answer; returns the exit code.
-int print_result(const GlobalOptions& g, const control::Result& result,
-                 const std::function<std::string(const nlohmann::json&)>& render) {
+int print_result(const GlobalOptions& g, const control::Result& result) {
+  // Messages may carry bytes from zfs or a peer that are not UTF-8: replace, never throw.
+  auto dump = [](const nlohmann::json& j) {
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
   if (!result.ok()) {
     if (g.json) {
-      std::cout << nlohmann::json{{"ok", false},
-                                  {"error", result.error_code()},
-                                  {"message", result.message()}}
-                       .dump(2)
+      std::cout << dump(nlohmann::json{{"ok", false},
+                                       {"error", result.error_code()},
+                                       {"message", result.message()}})
                 << "\n";
       return kExitFailed;
     }
     return fail(result.message());
   }
-  auto parsed = nlohmann::json::parse(result.json(), nullptr, false);
-  if (parsed.is_discarded()) return fail("the daemon sent a malformed result");
+  if (result.value_case() == control::Result::VALUE_NOT_SET) {
+    return fail("the daemon sent a result this command does not know (restart the daemon "
+                "after upgrading)");
+  }
   if (g.json) {
-    std::cout << parsed.dump(2) << "\n";
+    std::cout << dump(render_json(result)) << "\n";
   } else {
-    std::cout << render(parsed);
+    std::cout << render_text(result, unix_now());
   }
   return 0;
 }
 
 }  // namespace
 
-int call_daemon(const GlobalOptions& g, control::Request req,
-                const std::function<std::string(const nlohmann::json&)>& render) {
+int call_daemon(const GlobalOptions& g, control::Request req) {
   ::signal(SIGPIPE, SIG_IGN);
   auto socket_path = control_socket_path(g);
   if (!socket_path) return fail(socket_path.error().message, kExitUsage);
@@ -88,7 +92,7 @@ int call_daemon(const GlobalOptions& g, control::Request req,
   }
   FdStream stream(*fd);
   FrameChannel channel(stream);
-  req.set_protocol_version(kProtocolVersion);
+  req.set_protocol_version(control::VERSION_CURRENT);
   if (Status s = send_message(channel, req); !s) return fail(s.message());
   const bool show_progress = !g.json && ::isatty(STDERR_FILENO);
   bool progress_shown = false;
@@ -106,7 +110,7 @@ int call_daemon(const GlobalOptions& g, control::Request req,
       continue;
     }
     if (progress_shown) std::cerr << "\r\033[K" << std::flush;
-    return print_result(g, reply.result(), render);
+    return print_result(g, reply.result());
   }
 }
 

@@ -4,7 +4,6 @@
 #include <memory>
 #include <string>
 
-#include "agent/cli/cli_format.h"
 #include "agent/cli/cli_internal.h"
 
 namespace zrep::cli {
@@ -25,7 +24,7 @@ void add_failover(CLI::App& app, const GlobalOptions& g, int& rc) {
     auto at = target->find('@');
     r.mutable_failover()->set_fs(target->substr(0, at));
     if (at != std::string::npos) r.mutable_failover()->set_snapshot(target->substr(at + 1));
-    rc = call_daemon(g, r, format_failover);
+    rc = call_daemon(g, r);
   });
 }
 
@@ -48,7 +47,7 @@ void add_takeover(CLI::App& app, const GlobalOptions& g, int& rc) {
     control::Request r;
     r.mutable_takeover()->set_fs(o->fs);
     r.mutable_takeover()->set_force(o->force);
-    rc = call_daemon(g, r, format_failover);
+    rc = call_daemon(g, r);
   });
 }
 
@@ -62,7 +61,7 @@ void add_resync(CLI::App& app, const GlobalOptions& g, int& rc) {
   cmd->callback([&g, &rc, fs] {
     control::Request r;
     r.mutable_resync()->set_fs(*fs);
-    rc = call_daemon(g, r, format_failover);
+    rc = call_daemon(g, r);
   });
 }
 

@@ -4,10 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <functional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "proto/control.pb.h"
 
@@ -26,9 +23,9 @@ struct GlobalOptions {
 // Prints "zrep-agent: MESSAGE" to stderr and returns `code`.
 int fail(const std::string& message, int code = kExitFailed);
 
-// Sends one request to the daemon and prints its result. `render` formats a successful result.
-int call_daemon(const GlobalOptions& g, control::Request req,
-                const std::function<std::string(const nlohmann::json&)>& render);
+// Sends one request to the daemon and prints its result (agent/cli/render.h: text, or JSON
+// with --json); returns the exit code.
+int call_daemon(const GlobalOptions& g, control::Request req);
 
 // Each adds its subcommands to `app`, in the order `--help` lists them; their callbacks set
 // `rc` to the exit code. `g` and `rc` must outlive app.parse().

@@ -1,12 +1,10 @@
 // The replication commands of the command line, each a request to the daemon: init and sync,
 // list and status, and expire, changedest and clear. Each add_* registers one subcommand, its
 // options and the callback that sends the request.
-#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "agent/cli/cli_format.h"
 #include "agent/cli/cli_internal.h"
 
 namespace zrep::cli {
@@ -41,7 +39,7 @@ void add_init(CLI::App& app, const GlobalOptions& g, int& rc) {
     init->set_dest_fs(o->dest);
     init->set_force(o->force);
     init->set_recursive(o->recursive);
-    rc = call_daemon(g, req, format_init);
+    rc = call_daemon(g, req);
   });
 }
 
@@ -58,7 +56,7 @@ void add_sync(CLI::App& app, const GlobalOptions& g, int& rc) {
     } else {
       for (const auto& n : *names) s->add_fs(n);
     }
-    rc = call_daemon(g, r, format_sync);
+    rc = call_daemon(g, r);
   });
 }
 
@@ -81,7 +79,7 @@ void add_list(CLI::App& app, const GlobalOptions& g, int& rc) {
     for (const auto& n : o->names) l->add_fs(n);
     l->set_incoming(o->incoming);
     l->set_snapshots_of(o->snaps_of);
-    rc = call_daemon(g, r, o->snaps_of.empty() ? format_list : format_snapshot_list);
+    rc = call_daemon(g, r);
   });
 }
 
@@ -93,10 +91,7 @@ void add_status(CLI::App& app, const GlobalOptions& g, int& rc) {
     control::Request r;
     for (const auto& n : *names) r.mutable_status()->add_fs(n);
     r.mutable_status();
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-    rc = call_daemon(g, r, [now](const nlohmann::json& j) { return format_status(j, now); });
+    rc = call_daemon(g, r);
   });
 }
 
@@ -114,7 +109,7 @@ void add_expire(CLI::App& app, const GlobalOptions& g, int& rc) {
     } else {
       for (const auto& n : *names) e->add_fs(n);
     }
-    rc = call_daemon(g, r, format_expire);
+    rc = call_daemon(g, r);
   });
 }
 
@@ -136,12 +131,7 @@ void add_changedest(CLI::App& app, const GlobalOptions& g, int& rc) {
     r.mutable_changedest()->set_fs(o->fs);
     r.mutable_changedest()->set_remote_host(o->host);
     r.mutable_changedest()->set_dest_fs(o->dest);
-    rc = call_daemon(g, r, [](const nlohmann::json& j) {
-      return j.value("fs", std::string()) + " now replicates to " +
-             j.value("dest_host", std::string()) + ":" + j.value("dest_fs", std::string()) +
-             " (was " + j.value("previous", std::string()) + "); common snapshot " +
-             j.value("common_snapshot", std::string()) + "\n";
-    });
+    rc = call_daemon(g, r);
   });
 }
 
@@ -170,13 +160,7 @@ void add_clear(CLI::App& app, const GlobalOptions& g, int& rc) {
     control::Request r;
     r.mutable_clear()->set_fs(o->fs);
     r.mutable_clear()->set_remote_host(o->host);
-    rc = call_daemon(g, r, [](const nlohmann::json& j) {
-      std::string out = "cleared the zrep properties of " + j.value("fs", std::string());
-      if (j.contains("cleared_on_peer")) {
-        out += " and of its replica " + j["cleared_on_peer"].get<std::string>();
-      }
-      return out + "; data and snapshots are untouched\n";
-    });
+    rc = call_daemon(g, r);
   });
 }
 

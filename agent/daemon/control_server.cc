@@ -3,6 +3,8 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <variant>
+
 #include "agent/rpc/net.h"
 #include "agent/rpc/peer_session.h"
 
@@ -11,51 +13,90 @@ namespace {
 
 constexpr std::chrono::milliseconds kRequestTimeout{10000};
 
-Status send_result(FrameChannel& channel, const Result<nlohmann::json>& result) {
+Status send_result(FrameChannel& channel, Result<control::Result> result) {
   control::Reply reply;
-  auto* r = reply.mutable_result();
-  r->set_ok(result.is_ok());
   if (result) {
-    // Messages may carry bytes from zfs or a peer that are not UTF-8: replace, never throw.
-    r->set_json(result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    *reply.mutable_result() = std::move(*result);
+    reply.mutable_result()->set_ok(true);
   } else {
+    auto* r = reply.mutable_result();
+    r->set_ok(false);
     r->set_error_code(std::string(error_code_name(result.error().code)));
     r->set_message(result.error().message);
   }
   return send_message(channel, reply);
 }
 
-Result<nlohmann::json> dispatch(const control::Request& req, Replicator& replicator,
-                                const ProgressSink& progress) {
-  if (req.protocol_version() != kProtocolVersion) {
+// Puts an operation's typed result where the command's answer carries it.
+template <typename T, typename Put>
+Result<control::Result> answer(Result<T> done, Put put) {
+  if (!done) return done.error();
+  control::Result r;
+  put(r) = std::move(*done);
+  return r;
+}
+
+Result<control::Result> run_list(const control::ListCommand& cmd, Replicator& replicator) {
+  if (!cmd.snapshots_of().empty()) {
+    return answer(replicator.list_snapshots(cmd.snapshots_of()),
+                  [](control::Result& r) -> auto& { return *r.mutable_snapshots(); });
+  }
+  return answer(replicator.list(cmd), [](control::Result& r) -> auto& { return *r.mutable_list(); });
+}
+
+Result<control::Result> run_takeover(const control::TakeoverCommand& cmd, Replicator& replicator,
+                                     const ProgressSink& progress) {
+  auto done = replicator.takeover(cmd, progress);
+  if (!done) return done.error();
+  control::Result r;
+  if (auto* planned = std::get_if<control::FailoverResult>(&*done)) {
+    *r.mutable_failover() = std::move(*planned);
+  } else {
+    *r.mutable_takeover() = std::get<control::TakeoverResult>(std::move(*done));
+  }
+  return r;
+}
+
+Result<control::Result> dispatch(const control::Request& req, Replicator& replicator,
+                                 const ProgressSink& progress) {
+  if (req.protocol_version() != control::VERSION_CURRENT) {
     return make_error(ErrorCode::kProtocol,
                       "the zrep-agent command and the running daemon are different releases "
                       "(control protocol " +
                           std::to_string(req.protocol_version()) + " vs " +
-                          std::to_string(kProtocolVersion) +
+                          std::to_string(control::VERSION_CURRENT) +
                           "); restart the daemon after upgrading");
   }
+  using R = control::Result;
   switch (req.command_case()) {
     case control::Request::kInit:
-      return replicator.init(req.init(), progress);
+      return answer(replicator.init(req.init(), progress),
+                    [](R& r) -> auto& { return *r.mutable_init(); });
     case control::Request::kSync:
-      return replicator.sync(req.sync(), progress);
+      return answer(replicator.sync(req.sync(), progress),
+                    [](R& r) -> auto& { return *r.mutable_sync(); });
     case control::Request::kList:
-      return replicator.list(req.list());
+      return run_list(req.list(), replicator);
     case control::Request::kStatus:
-      return replicator.status(req.status());
+      return answer(replicator.status(req.status()),
+                    [](R& r) -> auto& { return *r.mutable_status(); });
     case control::Request::kExpire:
-      return replicator.expire(req.expire());
+      return answer(replicator.expire(req.expire()),
+                    [](R& r) -> auto& { return *r.mutable_expire(); });
     case control::Request::kClear:
-      return replicator.clear(req.clear());
+      return answer(replicator.clear(req.clear()),
+                    [](R& r) -> auto& { return *r.mutable_clear(); });
     case control::Request::kChangedest:
-      return replicator.changedest(req.changedest());
+      return answer(replicator.changedest(req.changedest()),
+                    [](R& r) -> auto& { return *r.mutable_changedest(); });
     case control::Request::kFailover:
-      return replicator.failover(req.failover(), progress);
+      return answer(replicator.failover(req.failover(), progress),
+                    [](R& r) -> auto& { return *r.mutable_failover(); });
     case control::Request::kTakeover:
-      return replicator.takeover(req.takeover(), progress);
+      return run_takeover(req.takeover(), replicator, progress);
     case control::Request::kResync:
-      return replicator.resync(req.resync());
+      return answer(replicator.resync(req.resync()),
+                    [](R& r) -> auto& { return *r.mutable_resync(); });
     default:
       return make_error(ErrorCode::kProtocol, "unknown control command");
   }
@@ -81,7 +122,7 @@ void serve_control_connection(int fd, FrameChannel& channel, Replicator& replica
   };
   auto result = dispatch(req, replicator, progress);
   if (!result) spdlog::warn("command failed: {}", result.error().message);
-  if (!client_gone) (void)send_result(channel, result);
+  if (!client_gone) (void)send_result(channel, std::move(result));
 }
 
 }  // namespace zrep

@@ -15,16 +15,10 @@
 namespace zrep {
 namespace {
 
-using Clock = std::chrono::system_clock;
-using nlohmann::json;
-
-int64_t to_unix(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 // A status entry's view of the zrep snapshots: how many, how many unsent, the last synced one
 // and the lag.
-void add_snapshot_state(json& e, const std::vector<SnapshotInfo>& snaps, int64_t now) {
+void add_snapshot_state(control::FsStatus& e, const std::vector<SnapshotInfo>& snaps,
+                        int64_t now) {
   const SnapshotInfo* last_sent = nullptr;
   size_t unsent = 0;
   for (const auto& s : snaps) {
@@ -34,37 +28,49 @@ void add_snapshot_state(json& e, const std::vector<SnapshotInfo>& snaps, int64_t
     else
       ++unsent;
   }
-  e["zrep_snapshots"] = snaps.size();
-  e["unsent_snapshots"] = unsent;
+  e.set_zrep_snapshots(snaps.size());
+  e.set_unsent_snapshots(unsent);
   if (last_sent != nullptr) {
-    e["last_synced_snapshot"] = last_sent->name;
-    e["last_sync_time"] = *last_sent->sent;
+    e.set_last_synced_snapshot(last_sent->name);
+    e.set_last_sync_time(*last_sent->sent);
     // Lag: how old the newest data both sides hold is.
-    if (last_sent->creation > 0) e["lag_seconds"] = now - last_sent->creation;
+    if (last_sent->creation > 0) e.set_lag_seconds(now - last_sent->creation);
   }
 }
 
 // A status entry's view of what this daemon remembers of the filesystem.
-void add_record(json& e, const FsRecord& r) {
+void add_record(control::FsStatus& e, const FsRecord& r) {
   if (!r.running.empty()) {
-    e["running"] = r.running;
-    e["running_since"] = to_unix(r.running_since);
+    e.set_running(r.running);
+    e.set_running_since(unix_time(r.running_since));
   }
   if (r.last_success) {
-    e["last_transfer_bytes"] = r.last_bytes;
-    e["last_transfer_seconds"] = r.last_seconds;
+    e.set_last_transfer_bytes(r.last_bytes);
+    e.set_last_transfer_seconds(r.last_seconds);
   }
-  if (r.next_run) e["next_run"] = to_unix(*r.next_run);
-  if (r.failures_in_a_row > 0) e["failures_in_a_row"] = r.failures_in_a_row;
+  if (r.next_run) e.set_next_run(unix_time(*r.next_run));
+  if (r.failures_in_a_row > 0) e.set_failures_in_a_row(r.failures_in_a_row);
   if (!r.last_error.empty()) {
-    e["last_error"] = r.last_error;
-    e["last_error_time"] = to_unix(*r.last_error_time);
+    e.set_last_error(r.last_error);
+    e.set_last_error_time(unix_time(*r.last_error_time));
   }
+}
+
+control::LinkView link_view(const LinkReport& l) {
+  control::LinkView v;
+  v.set_direction(l.dialled ? "dials" : "listens");
+  v.set_state(l.up ? "up" : "down");
+  if (l.up_since) v.set_up_since(*l.up_since);
+  if (l.down_since) v.set_down_since(*l.down_since);
+  if (l.last_heard) v.set_last_heard(*l.last_heard);
+  if (!l.up && !l.last_error.empty()) v.set_error(l.last_error);
+  return v;
 }
 
 }  // namespace
 
-Result<json> Replicator::expire_one(const std::string& fs, PeerClient* peer, uint64_t keep_guid) {
+Result<control::Expired> Replicator::expire_one(const std::string& fs, PeerClient* peer,
+                                                uint64_t keep_guid) {
   auto p = zfs_.get_props(fs, props::filesystem_props());
   if (!p) return p.error();
   const bool master = props::get(*p, props::kMaster) == "yes";
@@ -80,15 +86,17 @@ Result<json> Replicator::expire_one(const std::string& fs, PeerClient* peer, uin
       if (!master || s.sent) keep_guid = s.guid;
     }
   }
-  json out{{"fs", fs}, {"savecount", *savecount}, {"destroyed", json::array()}};
+  control::Expired out;
+  out.set_fs(fs);
+  out.set_savecount(*savecount);
   for (const auto& name : plan_retention({*snaps, *savecount, keep_guid, master})) {
     // One that cannot go (a clone made from it, an admin's hold) does not stop the others.
     if (Status s = zfs_.destroy_snapshot(name); !s) {
       spdlog::warn("{}: retention could not destroy {}: {}", fs, name, s.message());
-      out["not_destroyed"][name] = s.message();
+      (*out.mutable_not_destroyed())[name] = s.message();
       continue;
     }
-    out["destroyed"].push_back(name);
+    out.add_destroyed(name);
   }
   if (master && peer != nullptr) {
     peer::ExpireRequest req;
@@ -96,40 +104,55 @@ Result<json> Replicator::expire_one(const std::string& fs, PeerClient* peer, uin
     req.set_keep_guid(keep_guid);
     auto remote = peer->expire(req);
     if (!remote) return remote.error();
-    out["destroyed_on_peer"] =
-        json(std::vector<std::string>(remote->destroyed().begin(), remote->destroyed().end()));
+    out.set_on_peer(true);
+    *out.mutable_destroyed_on_peer() = remote->destroyed();
   }
   return out;
 }
 
-Result<json> Replicator::expire(const control::ExpireCommand& cmd) {
+Result<control::ExpireResult> Replicator::expire(const control::ExpireCommand& cmd) {
   std::vector<std::string> targets(cmd.fs().begin(), cmd.fs().end());
   auto managed = managed_filesystems(targets);
   if (!managed) return managed.error();
   if (!cmd.all() && targets.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "name a filesystem to expire, or 'all'");
   }
-  json results = json::array();
+  // One filesystem that cannot expire (its peer down, its lock held) does not stop the others.
+  control::ExpireResult results;
+  std::vector<Status> failures;
   for (const auto& [fs, p] : *managed) {
-    auto held = lock(fs, "expire");
-    if (!held) return held.error();
-    std::optional<LockedPeer> peer;
-    if (props::get(p, props::kMaster) == "yes") {
-      auto connected =
-          connect_locked(props::get(p, props::kDestHost), props::get(p, props::kDestFs), "expire");
-      if (!connected) {
-        return Status(connected.error()).with_context("expire " + fs + " on the destination");
-      }
-      peer.emplace(std::move(*connected));
+    auto r = expire_locked(fs, p);
+    if (r) {
+      *results.add_filesystems() = std::move(*r);
+    } else {
+      failures.push_back(Status(r.error()).with_context("expire " + fs));
     }
-    auto r = expire_one(fs, peer ? peer->client.get() : nullptr, 0);
-    if (!r) return Status(r.error()).with_context("expire " + fs);
-    results.push_back(*r);
+  }
+  if (failures.size() == 1) return failures[0];
+  if (!failures.empty()) {
+    std::string msg = std::to_string(failures.size()) + " of " + std::to_string(managed->size()) +
+                      " filesystems could not expire";
+    for (const auto& f : failures) msg += "\n  " + f.message();
+    return make_error(failures[0].code(), msg);
   }
   return results;
 }
 
-Result<json> Replicator::changedest(const control::ChangeDestCommand& cmd) {
+Result<control::Expired> Replicator::expire_locked(const std::string& fs,
+                                                   const props::PropMap& p) {
+  auto held = lock(fs, "expire");
+  if (!held) return held.error();
+  std::optional<LockedPeer> peer;
+  if (props::get(p, props::kMaster) == "yes") {
+    auto connected =
+        connect_locked(props::get(p, props::kDestHost), props::get(p, props::kDestFs), "expire");
+    if (!connected) return Status(connected.error()).with_context("on the destination");
+    peer.emplace(std::move(*connected));
+  }
+  return expire_one(fs, peer ? peer->client.get() : nullptr, 0);
+}
+
+Result<control::ChangeDestResult> Replicator::changedest(const control::ChangeDestCommand& cmd) {
   const std::string& fs = cmd.fs();
   ZREP_RETURN_IF_ERROR(validate_dataset_name(cmd.dest_fs()));
   auto managed = managed_filesystems({fs});
@@ -179,25 +202,28 @@ Result<json> Replicator::changedest(const control::ChangeDestCommand& cmd) {
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(fs, props::kDestFs, cmd.dest_fs()));
   spdlog::info("{} now replicates to {}:{} (common snapshot {})", fs, cmd.remote_host(),
                cmd.dest_fs(), plan->base.name);
-  return json{{"fs", fs},
-              {"dest_host", cmd.remote_host()},
-              {"dest_fs", cmd.dest_fs()},
-              {"common_snapshot", plan->base.name},
-              {"previous", props::get(p, props::kDestHost) + ":" + props::get(p, props::kDestFs)}};
+  control::ChangeDestResult out;
+  out.set_fs(fs);
+  out.set_dest_host(cmd.remote_host());
+  out.set_dest_fs(cmd.dest_fs());
+  out.set_common_snapshot(plan->base.name);
+  out.set_previous(props::get(p, props::kDestHost) + ":" + props::get(p, props::kDestFs));
+  return out;
 }
 
-Result<json> Replicator::clear(const control::ClearCommand& cmd) {
+Result<control::ClearResult> Replicator::clear(const control::ClearCommand& cmd) {
   const std::string& fs = cmd.fs();
   auto managed = managed_filesystems({fs});
   if (!managed) return managed.error();
   const auto p = managed->at(fs);
-  json out{{"fs", fs}};
+  control::ClearResult out;
+  out.set_fs(fs);
   if (props::get(p, props::kRecursive) == "yes") {
     // A recursive pairing: its members first (the root last, so running clear again after a
     // failure finds the tree).
     auto members = zfs_.list_filesystems(fs);
     if (!members) return members.error();
-    out["members"] = json::array();
+    out.set_tree(true);
     for (auto it = members->rbegin(); it != members->rend(); ++it) {
       auto mp = zfs_.get_props(*it, {props::kMemberOf});
       if (!mp || props::get(*mp, props::kMemberOf) != fs) continue;
@@ -206,7 +232,7 @@ Result<json> Replicator::clear(const control::ClearCommand& cmd) {
       c.set_remote_host(cmd.remote_host());
       auto r = clear(c);
       if (!r) return Status(r.error()).with_context("clear " + fs + " (its member " + *it + ")");
-      out["members"].push_back(*it);
+      out.add_members(*it);
     }
   }
   auto held = lock(fs, "clear");
@@ -226,89 +252,94 @@ Result<json> Replicator::clear(const control::ClearCommand& cmd) {
     auto peer = connect(cmd.remote_host());
     if (!peer) return peer.error();
     ZREP_RETURN_IF_ERROR((*peer)->clear(props::get(p, props::kDestFs)));
-    out["cleared_on_peer"] = props::get(p, props::kDestFs);
+    out.set_cleared_on_peer(props::get(p, props::kDestFs));
   }
   ZREP_RETURN_IF_ERROR(clear_zrep_properties(zfs_, fs));
   spdlog::info("cleared the zrep properties of {}", fs);
   return out;
 }
 
-Result<json> Replicator::list_snapshots(const std::string& fs) {
+Result<control::SnapshotList> Replicator::list_snapshots(const std::string& fs) {
   auto managed = managed_filesystems({fs});
   if (!managed) return managed.error();
   auto snaps = zfs_.list_snapshots(fs);
   if (!snaps) return snaps.error();
-  json out = json::array();
+  control::SnapshotList out;
   for (const auto& s : *snaps) {
     if (!parse_zrep_snap(snap_part_of(s.name))) continue;
-    json e{{"snapshot", s.name}, {"guid", std::to_string(s.guid)}, {"created", s.creation}};
-    e["sent"] = s.sent ? json(*s.sent) : json(nullptr);
-    out.push_back(std::move(e));
+    auto* e = out.add_snapshots();
+    e->set_snapshot(s.name);
+    e->set_guid(s.guid);
+    e->set_created(s.creation);
+    if (s.sent) e->set_sent(*s.sent);
   }
   return out;
 }
 
-Result<json> Replicator::list(const control::ListCommand& cmd) {
-  if (!cmd.snapshots_of().empty()) return list_snapshots(cmd.snapshots_of());
+Result<control::ListResult> Replicator::list(const control::ListCommand& cmd) {
   auto managed = managed_filesystems({cmd.fs().begin(), cmd.fs().end()});
   if (!managed) return managed.error();
-  json out = json::array();
+  control::ListResult out;
   for (const auto& [name, p] : *managed) {
     bool master = props::get(p, props::kMaster) == "yes";
     // Named filesystems are listed whatever their role; otherwise masters, or with -L replicas.
     if (cmd.fs().empty() && master == cmd.incoming()) continue;
-    out.push_back(json{{"fs", name},
-                       {"role", master ? "master" : "destination"},
-                       {"src_host", props::get(p, props::kSrcHost)},
-                       {"src_fs", props::get(p, props::kSrcFs)},
-                       {"dest_host", props::get(p, props::kDestHost)},
-                       {"dest_fs", props::get(p, props::kDestFs)},
-                       {"savecount", props::get(p, props::kSavecount)},
-                       {"epoch", props::get(p, props::kEpoch)}});
+    auto* e = out.add_pairings();
+    e->set_fs(name);
+    e->set_role(master ? "master" : "destination");
+    e->set_src_host(props::get(p, props::kSrcHost));
+    e->set_src_fs(props::get(p, props::kSrcFs));
+    e->set_dest_host(props::get(p, props::kDestHost));
+    e->set_dest_fs(props::get(p, props::kDestFs));
+    e->set_savecount(props::get(p, props::kSavecount));
+    e->set_epoch(props::get(p, props::kEpoch));
   }
   return out;
 }
 
-Result<json> Replicator::status(const control::StatusCommand& cmd) {
+Result<control::StatusResult> Replicator::status(const control::StatusCommand& cmd) {
   auto managed = managed_filesystems({cmd.fs().begin(), cmd.fs().end()});
   if (!managed) return managed.error();
-  json out = json::array();
+  control::StatusResult out;
   const int64_t now = unix_now();
   for (const auto& [name, p] : *managed) {
     bool master = props::get(p, props::kMaster) == "yes";
-    json e{{"fs", name},
-           {"role", master ? "master" : "destination"},
-           {"peer", master ? props::get(p, props::kDestHost) : props::get(p, props::kSrcHost)},
-           {"peer_fs", master ? props::get(p, props::kDestFs) : props::get(p, props::kSrcFs)},
-           {"epoch", props::get(p, props::kEpoch)}};
+    control::FsStatus& e = *out.add_filesystems();
+    e.set_fs(name);
+    e.set_role(master ? "master" : "destination");
+    e.set_peer(master ? props::get(p, props::kDestHost) : props::get(p, props::kSrcHost));
+    e.set_peer_fs(master ? props::get(p, props::kDestFs) : props::get(p, props::kSrcFs));
+    e.set_epoch(props::get(p, props::kEpoch));
     auto snaps = zfs_.list_snapshots(name);
     if (snaps) {
       add_snapshot_state(e, *snaps, now);
     } else {
-      e["error"] = snaps.error().message;
+      e.set_error(snaps.error().message);
     }
     if (auto h = locks_.holder(name)) {
-      e["lock"] = json{{"host", h->owner.host},
-                       {"agent", h->owner.instance},
-                       {"operation", h->owner.operation},
-                       {"since", to_unix(h->since)},
-                       {"text", describe_holder(name, config_.host, *h)}};
+      auto* l = e.mutable_lock();
+      l->set_host(h->owner.host);
+      l->set_agent(h->owner.instance);
+      l->set_operation(h->owner.operation);
+      l->set_since(unix_time(h->since));
+      l->set_text(describe_holder(name, config_.host, *h));
     }
     if (links_ != nullptr) {
-      if (auto link = links_->describe(e["peer"].get<std::string>())) e["link"] = *link;
+      if (auto link = links_->describe(e.peer())) *e.mutable_link() = link_view(*link);
     }
     if (!props::get(p, props::kFenced).empty()) {
-      e["role"] = "demoted";
-      e["fenced"] = props::get(p, props::kFenced);
+      e.set_role("demoted");
+      e.set_fenced(props::get(p, props::kFenced));
     }
-    if (!props::get(p, props::kSwitch).empty()) e["switch"] = props::get(p, props::kSwitch);
+    if (!props::get(p, props::kSwitch).empty()) {
+      e.set_unfinished_switch(props::get(p, props::kSwitch));
+    }
     if (!props::get(p, props::kTakeover).empty()) {
-      e["forced_takeover"] = props::get(p, props::kTakeover);
+      e.set_forced_takeover(props::get(p, props::kTakeover));
     }
-    if (!props::get(p, props::kKept).empty()) e["kept"] = props::get(p, props::kKept);
+    if (!props::get(p, props::kKept).empty()) e.set_kept(props::get(p, props::kKept));
     std::lock_guard lk(mu_);
     if (auto it = records_.find(name); it != records_.end()) add_record(e, it->second);
-    out.push_back(std::move(e));
   }
   return out;
 }

@@ -23,7 +23,6 @@
 namespace zrep {
 namespace {
 
-using nlohmann::json;
 
 // The destination must be the standby of fs here, with no switch of its own, at fs's epoch.
 Status check_standby(const std::string& here, const std::string& fs,
@@ -74,19 +73,6 @@ std::optional<std::string> newer_kept_in(const Zfs& zfs, const std::string& fs, 
 
 }  // namespace
 
-json failover_json(const FailoverOutcome& done) {
-  json out{{"fs", done.fs},
-           {"old_master", done.old_master},
-           {"new_master", done.new_master},
-           {"new_master_fs", done.new_master_fs},
-           {"epoch", done.epoch},
-           {"snapshot", done.snapshot},
-           {"bytes", done.bytes},
-           {"seconds", done.seconds}};
-  if (done.newer_kept_in) out["newer_kept_in"] = *done.newer_kept_in;
-  return out;
-}
-
 FailoverOutcome failover_outcome_from_peer(const peer::TakeoverReply& reply) {
   FailoverOutcome done{.fs = sanitize_peer_text(reply.fs()),
                        .old_master = sanitize_peer_text(reply.old_master()),
@@ -110,8 +96,8 @@ struct Replicator::FailoverPlan {
   std::vector<SnapshotInfo> local, there;  // both sides' snapshots
 };
 
-Result<json> Replicator::failover(const control::FailoverCommand& cmd,
-                                  const ProgressSink& progress) {
+Result<control::FailoverResult> Replicator::failover(const control::FailoverCommand& cmd,
+                                                     const ProgressSink& progress) {
   const std::string& fs = cmd.fs();
   auto managed = managed_filesystems({fs});
   if (!managed) return managed.error();
@@ -119,14 +105,15 @@ Result<json> Replicator::failover(const control::FailoverCommand& cmd,
   if (props::get(p, props::kMaster) == "yes") {
     auto done = run_failover(fs, cmd.snapshot(), progress);
     if (!done) return done.error();
-    return failover_json(*done);
+    return failover_result(*done);
   }
   // On the standby: the master coordinates every switch; ask it.
   return ask_master(fs, p, cmd.snapshot());
 }
 
-Result<json> Replicator::ask_master(const std::string& fs, const props::PropMap& p,
-                                    const std::string& snapshot) {
+Result<control::FailoverResult> Replicator::ask_master(const std::string& fs,
+                                                       const props::PropMap& p,
+                                                       const std::string& snapshot) {
   const std::string master_host = props::get(p, props::kSrcHost);
   auto peer = connect(master_host);
   if (!peer) {
@@ -139,7 +126,7 @@ Result<json> Replicator::ask_master(const std::string& fs, const props::PropMap&
   req.set_snapshot(snapshot);
   auto reply = (*peer)->takeover(req, std::chrono::hours(24));
   if (!reply) return reply.error();
-  return failover_json(failover_outcome_from_peer(*reply));
+  return failover_result(failover_outcome_from_peer(*reply));
 }
 
 Result<FailoverOutcome> Replicator::failover_for_peer(const std::string& fs,

@@ -14,7 +14,6 @@
 namespace zrep {
 namespace {
 
-using nlohmann::json;
 
 // The filesystem an init starts from: it exists here and may be the source of a new pairing
 // (not paired already, unless forced; not a replica received from another host). Its
@@ -65,7 +64,8 @@ Result<std::string> init_snapshot(const Zfs& zfs, const std::string& fs,
 
 }  // namespace
 
-Result<json> Replicator::adopt_replica(const std::string& fs, const control::InitCommand& cmd,
+Result<control::Transfer> Replicator::adopt_replica(const std::string& fs,
+                                                    const control::InitCommand& cmd,
                                        PeerClient& peer, const peer::DescribeReply& remote) {
   const auto& rp = remote.props();
   auto prop = [&](const char* k) {
@@ -98,19 +98,21 @@ Result<json> Replicator::adopt_replica(const std::string& fs, const control::Ini
   if (!marked) return marked.error();
   spdlog::info("init {}: {}:{} already holds {} (a previous init's answer was lost); adopted it",
                fs, cmd.remote_host(), cmd.dest_fs(), match->name);
-  return json{{"fs", fs},
-              {"dest_host", cmd.remote_host()},
-              {"dest_fs", cmd.dest_fs()},
-              {"snapshot", match->name},
-              {"guid", std::to_string(match->guid)},
-              {"bytes", 0},
-              {"seconds", 0.0},
-              {"adopted", true}};
+  control::Transfer out =
+      sent_transfer(fs, cmd.remote_host(), cmd.dest_fs(), match->name, match->guid, 0, 0.0);
+  out.set_full(true);
+  out.set_adopted(true);
+  return out;
 }
 
-Result<json> Replicator::init(const control::InitCommand& cmd, const ProgressSink& progress) {
+Result<control::Transfers> Replicator::init(const control::InitCommand& cmd,
+                                            const ProgressSink& progress) {
   if (cmd.recursive()) return init_recursive(cmd, progress);
-  return init_with(cmd, progress, "");
+  auto done = init_with(cmd, progress, "");
+  if (!done) return done.error();
+  control::Transfers one;
+  *one.add_transfers() = std::move(*done);
+  return one;
 }
 
 Result<std::string> Replicator::resume_init(const control::InitCommand& cmd, PeerClient& peer,
@@ -140,8 +142,9 @@ Result<std::string> Replicator::resume_init(const control::InitCommand& cmd, Pee
   return resume_snap;
 }
 
-Result<json> Replicator::init_with(const control::InitCommand& cmd, const ProgressSink& progress,
-                                   const std::string& given_snapshot) {
+Result<control::Transfer> Replicator::init_with(const control::InitCommand& cmd,
+                                                const ProgressSink& progress,
+                                                const std::string& given_snapshot) {
   const std::string& fs = cmd.fs();
   ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
   ZREP_RETURN_IF_ERROR(validate_dataset_name(cmd.dest_fs()));
@@ -210,7 +213,8 @@ Result<json> Replicator::init_with(const control::InitCommand& cmd, const Progre
   return finish_init(cmd, snap, req.pairing(), *done, !resume_snap.empty(), started);
 }
 
-Result<json> Replicator::finish_init(const control::InitCommand& cmd, const std::string& snap,
+Result<control::Transfer> Replicator::finish_init(const control::InitCommand& cmd,
+                                                 const std::string& snap,
                                      const peer::Pairing& pairing, const peer::ReceiveReply& done,
                                      bool resumed, std::chrono::steady_clock::time_point started) {
   const std::string& fs = cmd.fs();
@@ -224,15 +228,12 @@ Result<json> Replicator::finish_init(const control::InitCommand& cmd, const std:
   record_result(fs, Status::ok(), done.raw_bytes(), secs);
   spdlog::info("init {} done: {} bytes in {:.2f} s, GUID verified on {}", fs, done.raw_bytes(),
                secs, cmd.remote_host());
-  return json{{"fs", fs},
-              {"dest_host", cmd.remote_host()},
-              {"dest_fs", cmd.dest_fs()},
-              {"snapshot", snap},
-              {"guid", std::to_string(done.received_guid())},
-              {"bytes", done.raw_bytes()},
-              {"seconds", secs},
-              {"resumed", resumed},
-              {"replaced_as", sanitize_peer_text(done.replaced_as())}};
+  control::Transfer out = sent_transfer(fs, cmd.remote_host(), cmd.dest_fs(), snap,
+                                         done.received_guid(), done.raw_bytes(), secs);
+  out.set_full(true);
+  out.set_resumed(resumed);
+  out.set_replaced_as(sanitize_peer_text(done.replaced_as()));
+  return out;
 }
 
 }  // namespace zrep

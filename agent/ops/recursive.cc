@@ -13,7 +13,6 @@
 namespace zrep {
 namespace {
 
-using nlohmann::json;
 
 // The newest zrep sequence used by any filesystem of the tree, plus one.
 Result<uint32_t> next_tree_seq(const Zfs& zfs, const std::vector<std::string>& members) {
@@ -35,8 +34,8 @@ std::string dest_of(const std::string& member, const std::string& root,
 
 }  // namespace
 
-Result<json> Replicator::init_recursive(const control::InitCommand& cmd,
-                                        const ProgressSink& progress) {
+Result<control::Transfers> Replicator::init_recursive(const control::InitCommand& cmd,
+                                                      const ProgressSink& progress) {
   const std::string& root = cmd.fs();
   ZREP_RETURN_IF_ERROR(validate_dataset_name(root));
   ZREP_RETURN_IF_ERROR(validate_dataset_name(cmd.dest_fs()));
@@ -53,7 +52,8 @@ Result<json> Replicator::init_recursive(const control::InitCommand& cmd,
   if (!seq) return seq.error();
   const std::string part = format_zrep_snap(*seq);
   ZREP_RETURN_IF_ERROR(zfs_.snapshot_recursive(root + "@" + part));
-  json results = json::array();
+  control::Transfers results;
+  results.set_tree(true);
   for (const auto& m : *members) {
     control::InitCommand c;
     c.set_fs(m);
@@ -67,11 +67,11 @@ Result<json> Replicator::init_recursive(const control::InitCommand& cmd,
     }
     if (!r) {
       return Status(r.error()).with_context(
-          "init -R " + root + ": " + std::to_string(results.size()) + " of " +
+          "init -R " + root + ": " + std::to_string(results.transfers_size()) + " of " +
           std::to_string(members->size()) + " filesystems done, " + m + " failed" +
-          (results.empty() ? "" : "; 'zrep-agent sync " + root + "' finishes it"));
+          (results.transfers().empty() ? "" : "; 'zrep-agent sync " + root + "' finishes it"));
     }
-    results.push_back(*r);
+    *results.add_transfers() = std::move(*r);
   }
   spdlog::info("init -R {}: {} filesystems replicated to {}:{}", root, members->size(),
                cmd.remote_host(), cmd.dest_fs());
@@ -104,7 +104,8 @@ Status Replicator::check_tree_unsent(const std::string& root,
   return Status::ok();
 }
 
-Result<json> Replicator::sync_recursive(const std::string& root, const ProgressSink& progress) {
+Result<control::Transfers> Replicator::sync_recursive(const std::string& root,
+                                                      const ProgressSink& progress) {
   auto p = zfs_.get_props(root, props::filesystem_props());
   if (!p) return p.error();
   const std::string dest_host = props::get(*p, props::kDestHost);
@@ -124,14 +125,19 @@ Result<json> Replicator::sync_recursive(const std::string& root, const ProgressS
   if (!seq) return seq.error();
   const std::string part = format_zrep_snap(*seq);
   ZREP_RETURN_IF_ERROR(zfs_.snapshot_recursive(root + "@" + part));
-  json results = json::array();
+  control::Transfers results;
   std::vector<std::string> failures;
   for (const auto& m : *members) {
     auto mp = zfs_.get_props(m, props::filesystem_props());
     if (!mp) return mp.error();
-    Result<json> r = json();
+    Result<control::Transfer> r = control::Transfer();
     if (props::get(*mp, props::kMaster) == "yes") {
-      r = sync_one(m, progress, m + "@" + part);
+      auto one = sync_one(m, progress, m + "@" + part);  // one transfer: a member is no root
+      if (one && one->transfers_size() == 1) {
+        r = std::move(*one->mutable_transfers(0));
+      } else {
+        r = one ? make_error(ErrorCode::kInternal, m + ": no transfer") : one.error();
+      }
     } else if (props::get(*mp, props::kDestFs).empty()) {
       // A filesystem created below the root since the last run.
       control::InitCommand c;
@@ -147,10 +153,10 @@ Result<json> Replicator::sync_recursive(const std::string& root, const ProgressS
       r = make_error(ErrorCode::kConflict, m + " is below " + root + " but is not a master here");
     }
     if (r) {
-      results.push_back(*r);
+      *results.add_transfers() = std::move(*r);
     } else {
       failures.push_back(m + ": " + r.error().message);
-      results.push_back(json{{"fs", m}, {"ok", false}, {"error", r.error().message}});
+      *results.add_transfers() = failed_transfer(m, r.error().message);
     }
   }
   if (!failures.empty()) {

@@ -17,8 +17,7 @@
 #include <set>
 #include <string>
 #include <utility>
-
-#include <nlohmann/json.hpp>
+#include <variant>
 
 #include "agent/config/config.h"
 #include "agent/logic/failover_outcome.h"
@@ -36,8 +35,15 @@ namespace zrep {
 
 using ProgressSink = std::function<void(const control::Progress&)>;
 
-// A planned failover's result as the CLI shows it (text and --json), on either host.
-nlohmann::json failover_json(const FailoverOutcome& done);
+// A planned failover's result for the CLI, on either host.
+control::FailoverResult failover_result(const FailoverOutcome& done);
+// A transfer that arrived and was verified (the fields init and sync share), and one that failed.
+control::Transfer sent_transfer(const std::string& fs, const std::string& dest_host,
+                                const std::string& dest_fs, const std::string& snapshot,
+                                uint64_t guid, uint64_t bytes, double seconds);
+control::Transfer failed_transfer(const std::string& fs, const std::string& error);
+// What `takeover` did: a planned failover run by the master, or a forced takeover here.
+using TakeoverOutcome = std::variant<control::FailoverResult, control::TakeoverResult>;
 // On the standby: the result its master sent, every string of it untrusted text
 // (sanitize_peer_text).
 FailoverOutcome failover_outcome_from_peer(const peer::TakeoverReply& reply);
@@ -63,20 +69,22 @@ class Replicator {
   Replicator(const Config& config, const Zfs& zfs, TlsContext& tls, std::string instance_id,
              LockTable& locks, SessionRegistry* sessions = nullptr, LinkHub* links = nullptr);
 
-  Result<nlohmann::json> init(const control::InitCommand& cmd, const ProgressSink& progress);
-  Result<nlohmann::json> sync(const control::SyncCommand& cmd, const ProgressSink& progress);
-  Result<nlohmann::json> list(const control::ListCommand& cmd);
-  Result<nlohmann::json> status(const control::StatusCommand& cmd);
-  Result<nlohmann::json> expire(const control::ExpireCommand& cmd);
-  Result<nlohmann::json> clear(const control::ClearCommand& cmd);
-  Result<nlohmann::json> changedest(const control::ChangeDestCommand& cmd);
+  // Each operation returns its typed result (proto/control.proto); agent/cli/render.cc is the
+  // one place that turns them into text or JSON.
+  Result<control::Transfers> init(const control::InitCommand& cmd, const ProgressSink& progress);
+  Result<control::Transfers> sync(const control::SyncCommand& cmd, const ProgressSink& progress);
+  Result<control::ListResult> list(const control::ListCommand& cmd);
+  Result<control::StatusResult> status(const control::StatusCommand& cmd);
+  Result<control::ExpireResult> expire(const control::ExpireCommand& cmd);
+  Result<control::ClearResult> clear(const control::ClearCommand& cmd);
+  Result<control::ChangeDestResult> changedest(const control::ChangeDestCommand& cmd);
   // Failover, takeover and resync (agent/ops/failover.cc on agent/roles/switch_steps.h; the
   // state machine is agent/FAILOVER.md).
-  Result<nlohmann::json> failover(const control::FailoverCommand& cmd,
-                                  const ProgressSink& progress);
-  Result<nlohmann::json> takeover(const control::TakeoverCommand& cmd,
-                                  const ProgressSink& progress);
-  Result<nlohmann::json> resync(const control::ResyncCommand& cmd);
+  Result<control::FailoverResult> failover(const control::FailoverCommand& cmd,
+                                           const ProgressSink& progress);
+  Result<TakeoverOutcome> takeover(const control::TakeoverCommand& cmd,
+                                   const ProgressSink& progress);
+  Result<control::ResyncResult> resync(const control::ResyncCommand& cmd);
   // A planned failover of fs (mastered here) that its standby `requester` asked for.
   Result<FailoverOutcome> failover_for_peer(const std::string& fs, const std::string& snapshot,
                                             const std::string& requester);
@@ -93,11 +101,13 @@ class Replicator {
   // Records on the master's filesystem that it replicates as `pairing` says.
   Status write_master_pairing(const peer::Pairing& pairing);
   // list -s: the zrep snapshots of fs with their sent state.
-  Result<nlohmann::json> list_snapshots(const std::string& fs);
+  Result<control::SnapshotList> list_snapshots(const std::string& fs);
   // For the scheduler: filesystems this host masters -> their destination host; one sync; a
   // cheap check that a peer answers (TCP, TLS, Hello); what to show in status.
   Result<std::map<std::string, std::string>> mastered_filesystems();
-  Result<nlohmann::json> sync_scheduled(const std::string& fs) { return sync_one(fs, {}, ""); }
+  Result<control::Transfers> sync_scheduled(const std::string& fs) {
+    return sync_one(fs, {}, "");
+  }
   bool probe_peer(const std::string& peer_name);
   void note_schedule(const std::string& fs, std::chrono::system_clock::time_point next_run,
                      int failures);
@@ -143,8 +153,8 @@ class Replicator {
   Result<peer::DescribeReply> describe_pair(PeerClient& peer, const std::string& fs,
                                             const props::PropMap& p, const std::string& remote_fs);
   // On the standby: asks the master to run a planned failover to this host.
-  Result<nlohmann::json> ask_master(const std::string& fs, const props::PropMap& p,
-                                    const std::string& snapshot);
+  Result<control::FailoverResult> ask_master(const std::string& fs, const props::PropMap& p,
+                                             const std::string& snapshot);
   Result<FailoverOutcome> run_failover(const std::string& fs, const std::string& snapshot,
                                        const ProgressSink& progress);
   // The steps of run_failover (agent/ops/failover.cc). Why fs cannot fail over as its
@@ -183,9 +193,10 @@ class Replicator {
   bool sweep_one(const std::string& fs, const props::PropMap& p, bool check_peer);
   bool fence_if_taken_over(const std::string& fs, const props::PropMap& p);
   Result<std::unique_ptr<PeerClient>> connect(const std::string& peer_name);
-  // With `given_snapshot` (a recursive snapshot the caller made), sends that one.
-  Result<nlohmann::json> sync_one(const std::string& fs, const ProgressSink& progress,
-                                  const std::string& given_snapshot);
+  // With `given_snapshot` (a recursive snapshot the caller made), sends that one. One transfer,
+  // or for a recursive pairing's root one per member.
+  Result<control::Transfers> sync_one(const std::string& fs, const ProgressSink& progress,
+                                     const std::string& given_snapshot);
   // The steps of sync_one (agent/ops/sync.cc). Why fs sends nothing as its properties stand;
   // why it sends nothing to the destination as the peer describes it (after fencing fs when
   // the peer took over); the snapshot whose interrupted transfer is resumed (its token set in
@@ -198,26 +209,29 @@ class Replicator {
   std::string resume_choice(const SyncRun& run, PeerClient& peer, const peer::DescribeReply& remote,
                             const std::vector<SnapshotInfo>& local, const SyncPlan& plan,
                             peer::ReceiveRequest& req);
-  Result<nlohmann::json> send_next(const SyncRun& run, LockedPeer& peer,
-                                   const peer::DescribeReply& remote,
-                                   const std::vector<SnapshotInfo>& local, const SyncPlan& plan,
-                                   const ProgressSink& progress);
-  Result<nlohmann::json> init_with(const control::InitCommand& cmd, const ProgressSink& progress,
-                                   const std::string& given_snapshot);
+  Result<control::Transfer> send_next(const SyncRun& run, LockedPeer& peer,
+                                      const peer::DescribeReply& remote,
+                                      const std::vector<SnapshotInfo>& local,
+                                      const SyncPlan& plan, const ProgressSink& progress);
+  Result<control::Transfer> init_with(const control::InitCommand& cmd,
+                                      const ProgressSink& progress,
+                                      const std::string& given_snapshot);
   // The steps of init_with (agent/ops/init.cc): the unsent init snapshot a destination's
   // partial receive is resumed with (empty: it is discarded), and what the master records
   // once the destination verified `snap`.
   Result<std::string> resume_init(const control::InitCommand& cmd, PeerClient& peer,
                                   const peer::DescribeReply& remote,
                                   const std::vector<SnapshotInfo>& local);
-  Result<nlohmann::json> finish_init(const control::InitCommand& cmd, const std::string& snap,
-                                     const peer::Pairing& pairing, const peer::ReceiveReply& done,
-                                     bool resumed, std::chrono::steady_clock::time_point started);
+  Result<control::Transfer> finish_init(const control::InitCommand& cmd, const std::string& snap,
+                                        const peer::Pairing& pairing,
+                                        const peer::ReceiveReply& done, bool resumed,
+                                        std::chrono::steady_clock::time_point started);
   // Recursive pairings (agent/ops/recursive.cc): one `snapshot -r` of the root, then each
   // filesystem of the tree as its own pairing, parents first; new children are initialised.
-  Result<nlohmann::json> init_recursive(const control::InitCommand& cmd,
-                                        const ProgressSink& progress);
-  Result<nlohmann::json> sync_recursive(const std::string& root, const ProgressSink& progress);
+  Result<control::Transfers> init_recursive(const control::InitCommand& cmd,
+                                            const ProgressSink& progress);
+  Result<control::Transfers> sync_recursive(const std::string& root,
+                                            const ProgressSink& progress);
   // Refuses (kConflict, recorded for the root) a new recursive snapshot while a member has
   // max_unsent unsent snapshots after its newest sent one.
   Status check_tree_unsent(const std::string& root, const std::vector<std::string>& members);
@@ -241,11 +255,14 @@ class Replicator {
                                  uint64_t guid, uint64_t base_guid, bool raw);
   // init when dest already is this filesystem's complete replica (a lost final answer).
   // kNotFound when it is not.
-  Result<nlohmann::json> adopt_replica(const std::string& fs, const control::InitCommand& cmd,
-                                       PeerClient& peer, const peer::DescribeReply& remote);
+  Result<control::Transfer> adopt_replica(const std::string& fs, const control::InitCommand& cmd,
+                                          PeerClient& peer, const peer::DescribeReply& remote);
   // Applies savecount here and, on a master with `peer`, on the destination too. keep_guid is
   // the newest common snapshot; 0 derives it from the zrep:sent marks here.
-  Result<nlohmann::json> expire_one(const std::string& fs, PeerClient* peer, uint64_t keep_guid);
+  Result<control::Expired> expire_one(const std::string& fs, PeerClient* peer,
+                                      uint64_t keep_guid);
+  // expire of one filesystem with its properties `p`: its lock, its peer's, then expire_one.
+  Result<control::Expired> expire_locked(const std::string& fs, const props::PropMap& p);
   // zrep-managed filesystems here: name -> properties.
   Result<std::map<std::string, std::map<std::string, std::string>>> managed_filesystems(
       const std::vector<std::string>& only);

@@ -15,7 +15,6 @@
 namespace zrep {
 namespace {
 
-using nlohmann::json;
 
 // A resync whose clone failed after fs moved aside as `aside` (`made` says why): the clone
 // goes and the copy is renamed back. What to report.
@@ -41,7 +40,7 @@ Error undo_resync(const Zfs& zfs, const std::string& fs, const std::string& asid
 
 }  // namespace
 
-Result<json> Replicator::resync(const control::ResyncCommand& cmd) {
+Result<control::ResyncResult> Replicator::resync(const control::ResyncCommand& cmd) {
   const std::string& fs = cmd.fs();
   auto managed = managed_filesystems({fs});
   if (!managed) return managed.error();
@@ -98,8 +97,14 @@ Result<json> Replicator::resync(const control::ResyncCommand& cmd) {
   spdlog::info(
       "resync {}: the divergent copy is kept as {}; {} is at {} and receives from {} again", fs,
       aside, fs, common->name, new_host);
-  return json{{"fs", fs},           {"kept_as", aside},    {"common_snapshot", common->name},
-              {"master", new_host}, {"master_fs", new_fs}, {"fenced", fenced_text(*p)}};
+  control::ResyncResult out;
+  out.set_fs(fs);
+  out.set_kept_as(aside);
+  out.set_common_snapshot(common->name);
+  out.set_master(new_host);
+  out.set_master_fs(new_fs);
+  out.set_fenced(fenced_text(*p));
+  return out;
 }
 
 }  // namespace zrep

@@ -22,7 +22,6 @@
 namespace zrep {
 namespace {
 
-using nlohmann::json;
 
 // The incremental plan; when there is none and OpenZFS keeps bookmarks, one from a bookmark.
 Result<SyncPlan> plan_incremental(const Zfs& zfs, const std::string& fs,
@@ -121,7 +120,8 @@ Result<std::string> Replicator::choose_snapshot(const std::string& fs,
   return snap;
 }
 
-Result<json> Replicator::sync(const control::SyncCommand& cmd, const ProgressSink& progress) {
+Result<control::Transfers> Replicator::sync(const control::SyncCommand& cmd,
+                                            const ProgressSink& progress) {
   std::vector<std::string> targets(cmd.fs().begin(), cmd.fs().end());
   if (cmd.all()) {
     auto managed = managed_filesystems({});
@@ -135,17 +135,18 @@ Result<json> Replicator::sync(const control::SyncCommand& cmd, const ProgressSin
   if (targets.empty() && !cmd.all()) {
     return make_error(ErrorCode::kInvalidArgument, "name a filesystem to sync, or 'all'");
   }
-  json results = json::array();
+  control::Transfers results;
   std::vector<std::string> failures;
   std::optional<ErrorCode> code;
   for (const auto& fs : targets) {
     auto r = sync_one(fs, progress, "");
     if (r) {
-      results.push_back(*r);
+      // One, or a recursive pairing's members.
+      for (auto& t : *r->mutable_transfers()) *results.add_transfers() = std::move(t);
     } else {
       failures.push_back(fs + ": " + r.error().message);
       code = code && *code != r.error().code ? ErrorCode::kConflict : r.error().code;
-      results.push_back(json{{"fs", fs}, {"ok", false}, {"error", r.error().message}});
+      *results.add_transfers() = failed_transfer(fs, r.error().message);
     }
   }
   if (!failures.empty()) {
@@ -204,8 +205,9 @@ Status Replicator::check_sync_destination(const std::string& fs, const props::Pr
   return Status::ok();
 }
 
-Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& progress,
-                                  const std::string& given_snapshot) {
+Result<control::Transfers> Replicator::sync_one(const std::string& fs,
+                                                const ProgressSink& progress,
+                                                const std::string& given_snapshot) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
   std::optional<FsLock> held;
   if (auto h = lock(fs, "sync"); h) {
@@ -247,7 +249,11 @@ Result<json> Replicator::sync_one(const std::string& fs, const ProgressSink& pro
   if (Status s = mark_lost_acks(zfs_, **peer, fs, *plan, dest_host, dest_fs, run.now); !s) {
     return failed(fs, s.error());
   }
-  return send_next(run, *peer, *remote, *local, *plan, progress);
+  auto sent = send_next(run, *peer, *remote, *local, *plan, progress);
+  if (!sent) return sent.error();
+  control::Transfers one;
+  *one.add_transfers() = std::move(*sent);
+  return one;
 }
 
 std::string Replicator::resume_choice(const SyncRun& run, PeerClient& peer,
@@ -285,10 +291,11 @@ std::string Replicator::resume_choice(const SyncRun& run, PeerClient& peer,
   return std::string();
 }
 
-Result<json> Replicator::send_next(const SyncRun& run, LockedPeer& peer,
-                                   const peer::DescribeReply& remote,
-                                   const std::vector<SnapshotInfo>& local, const SyncPlan& plan,
-                                   const ProgressSink& progress) {
+Result<control::Transfer> Replicator::send_next(const SyncRun& run, LockedPeer& peer,
+                                                const peer::DescribeReply& remote,
+                                                const std::vector<SnapshotInfo>& local,
+                                                const SyncPlan& plan,
+                                                const ProgressSink& progress) {
   const std::string& fs = run.fs;
   peer::ReceiveRequest req;
   req.set_dest_fs(run.dest_fs);
@@ -329,19 +336,18 @@ Result<json> Replicator::send_next(const SyncRun& run, LockedPeer& peer,
     spdlog::warn("{}: retention after the sync failed: {}", fs, expired.error().message);
   spdlog::info("sync {} -> {}:{}: {} from {} ({} bytes, {:.3f} s, GUID verified)", fs,
                run.dest_host, run.dest_fs, *snap, plan.base.name, done->raw_bytes(), secs);
-  return json{{"fs", fs},
-              {"ok", true},
-              {"dest_host", run.dest_host},
-              {"dest_fs", run.dest_fs},
-              {"snapshot", *snap},
-              {"base", plan.base.name},
-              {"guid", std::to_string(done->received_guid())},
-              {"bytes", done->raw_bytes()},
-              {"seconds", secs},
-              {"marked_after_lost_ack", plan.mark_local.size() + plan.mark_remote.size()},
-              {"resumed", !req.resume_token().empty()},
-              {"discarded_partial", discarded_partial},
-              {"expired", expired ? *expired : json{{"error", expired.error().message}}}};
+  control::Transfer out = sent_transfer(fs, run.dest_host, run.dest_fs, *snap,
+                                         done->received_guid(), done->raw_bytes(), secs);
+  out.set_base(plan.base.name);
+  out.set_marked_after_lost_ack(plan.mark_local.size() + plan.mark_remote.size());
+  out.set_resumed(!req.resume_token().empty());
+  out.set_discarded_partial(discarded_partial);
+  if (expired) {
+    *out.mutable_expired() = std::move(*expired);
+  } else {
+    out.set_expire_error(expired.error().message);
+  }
+  return out;
 }
 
 }  // namespace zrep

@@ -15,14 +15,9 @@
 #include "common/unix_time.h"
 
 namespace zrep {
-namespace {
 
-using nlohmann::json;
-
-}  // namespace
-
-Result<json> Replicator::takeover(const control::TakeoverCommand& cmd,
-                                  const ProgressSink& progress) {
+Result<TakeoverOutcome> Replicator::takeover(const control::TakeoverCommand& cmd,
+                                             const ProgressSink& progress) {
   const std::string& fs = cmd.fs();
   auto managed = managed_filesystems({fs});
   if (!managed) return managed.error();
@@ -35,7 +30,11 @@ Result<json> Replicator::takeover(const control::TakeoverCommand& cmd,
   const std::string master_host = props::get(p, props::kSrcHost);
   const std::string master_fs = props::get(p, props::kSrcFs);
   (void)progress;
-  if (!cmd.force()) return ask_master(fs, p, "");
+  if (!cmd.force()) {
+    auto done = ask_master(fs, p, "");
+    if (!done) return done.error();
+    return TakeoverOutcome(std::move(*done));
+  }
 
   // Forced: the master is gone. Promote the last received snapshot here, one epoch up.
   auto held = lock(fs, "takeover");
@@ -56,7 +55,11 @@ Result<json> Replicator::takeover(const control::TakeoverCommand& cmd,
     auto j = parse_journal(props::get(*fresh, props::kSwitch));
     if (j && j->new_host == config_.host && epoch >= j->epoch) {
       ZREP_RETURN_IF_ERROR(finish_new_master(zfs_, *j));
-      return json{{"fs", fs}, {"master", config_.host}, {"epoch", epoch}, {"forced", false}};
+      control::TakeoverResult finished;
+      finished.set_fs(fs);
+      finished.set_master(config_.host);
+      finished.set_epoch(epoch);
+      return TakeoverOutcome(std::move(finished));
     }
     ZREP_RETURN_IF_ERROR(zfs_.inherit_prop(fs, props::kSwitch));
   }
@@ -83,8 +86,14 @@ Result<json> Replicator::takeover(const control::TakeoverCommand& cmd,
       "FORCED TAKEOVER: {} is the master on {} at epoch {}, from {} (last received); "
       "{} will demote itself when it comes back",
       fs, config_.host, next, last.name, master_host);
-  return json{{"fs", fs},       {"master", config_.host}, {"epoch", next},
-              {"forced", true}, {"snapshot", last.name},  {"old_master", master_host}};
+  control::TakeoverResult out;
+  out.set_fs(fs);
+  out.set_master(config_.host);
+  out.set_epoch(next);
+  out.set_forced(true);
+  out.set_snapshot(last.name);
+  out.set_old_master(master_host);
+  return TakeoverOutcome(std::move(out));
 }
 
 }  // namespace zrep

@@ -8,6 +8,7 @@
 
 #include "agent/rpc/net.h"
 #include "common/sanitize.h"
+#include "common/unix_time.h"
 
 namespace zrep {
 namespace {
@@ -31,10 +32,6 @@ std::string new_nonce() {
   char buf[33];
   for (int i = 0; i < 4; ++i) std::snprintf(buf + 8 * i, 9, "%08x", dist(rd));
   return std::string(buf, 32);
-}
-
-int64_t unix_time(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
 // How long a link may stay silent before it is dead: three heartbeats, at the longer of the two
@@ -449,18 +446,19 @@ bool LinkHub::connected(const std::string& peer) {
   return it != links_.end() && it->second.session != nullptr;
 }
 
-std::optional<nlohmann::json> LinkHub::describe(const std::string& peer) {
+std::optional<LinkReport> LinkHub::describe(const std::string& peer) {
   std::lock_guard lk(mu_);
   auto it = links_.find(peer);
   if (it == links_.end() || (!it->second.wanted && !it->second.session)) return std::nullopt;
   const LinkState& st = it->second;
-  nlohmann::json j{{"direction", st.dialled ? "dials" : "listens"},
-                   {"state", st.session ? "up" : "down"}};
-  if (st.up_since) j["up_since"] = unix_time(*st.up_since);
-  if (st.down_since) j["down_since"] = unix_time(*st.down_since);
-  if (st.last_heard) j["last_heard"] = unix_time(*st.last_heard);
-  if (!st.session && !st.last_error.empty()) j["error"] = st.last_error;
-  return j;
+  LinkReport r;
+  r.dialled = st.dialled;
+  r.up = st.session != nullptr;
+  if (st.up_since) r.up_since = unix_time(*st.up_since);
+  if (st.down_since) r.down_since = unix_time(*st.down_since);
+  if (st.last_heard) r.last_heard = unix_time(*st.last_heard);
+  r.last_error = st.last_error;
+  return r;
 }
 
 }  // namespace zrep

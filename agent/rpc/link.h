@@ -25,8 +25,6 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "agent/config/config.h"
 #include "agent/rpc/peer_session.h"
 #include "agent/rpc/session_registry.h"
@@ -37,6 +35,14 @@ namespace zrep {
 
 // A nonce is 32 lowercase hex digits (what LinkHub makes); anything else from the wire is refused.
 bool valid_link_nonce(const std::string& nonce);
+
+// What status shows of the link with one peer (unix times).
+struct LinkReport {
+  bool dialled = false;  // this host dials; else it listens for the peer
+  bool up = false;
+  std::optional<int64_t> up_since, down_since, last_heard;
+  std::string last_error;
+};
 
 class LinkHub {
  public:
@@ -67,7 +73,7 @@ class LinkHub {
   // Whether a link with `peer` is up (either direction).
   bool connected(const std::string& peer);
   // The link with `peer` for status: absent when there never was one and none is wanted.
-  std::optional<nlohmann::json> describe(const std::string& peer);
+  std::optional<LinkReport> describe(const std::string& peer);
 
  private:
   using Clock = std::chrono::system_clock;

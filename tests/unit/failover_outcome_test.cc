@@ -1,8 +1,8 @@
-// A planned failover's result: the JSON the CLI renders (the same on the master that ran it
-// and on the standby that asked for it) and the standby's reading of peer::TakeoverReply.
+// A planned failover's result: what the CLI renders (the same on the master that ran it and on
+// the standby that asked for it) and the standby's reading of peer::TakeoverReply.
 #include <gtest/gtest.h>
 
-#include "agent/cli/cli_format.h"
+#include "agent/cli/render.h"
 #include "agent/logic/failover_outcome.h"
 #include "agent/ops/replicator.h"
 
@@ -10,6 +10,15 @@ namespace zrep {
 namespace {
 
 using nlohmann::json;
+
+// What the CLI prints of a failover, as JSON and as text.
+control::Result as_result(const FailoverOutcome& o) {
+  control::Result r;
+  *r.mutable_failover() = failover_result(o);
+  return r;
+}
+json failover_json(const FailoverOutcome& o) { return render_json(as_result(o)); }
+std::string failover_text(const FailoverOutcome& o) { return render_text(as_result(o), 0); }
 
 FailoverOutcome sample() {
   return {.fs = "tank/data",
@@ -53,15 +62,14 @@ TEST(FailoverOutcome, StandbyShowsWhatTheMasterShows) {
   for (bool kept : {false, true}) {
     FailoverOutcome o = sample();
     if (kept) o.newer_kept_in = "tank/data_zrep_kept_4";
-    const json here = failover_json(o);
     // Serialized and parsed, as it crosses the connection.
     peer::TakeoverReply wire;
     ASSERT_TRUE(wire.ParseFromString(to_reply(o).SerializeAsString()));
-    const json there = failover_json(failover_outcome_from_peer(wire));
-    EXPECT_EQ(there.dump(), here.dump());
-    EXPECT_EQ(format_failover(there), format_failover(here));
+    const FailoverOutcome there = failover_outcome_from_peer(wire);
+    EXPECT_EQ(failover_json(there).dump(), failover_json(o).dump());
+    EXPECT_EQ(failover_text(there), failover_text(o));
   }
-  EXPECT_EQ(format_failover(failover_json(sample())),
+  EXPECT_EQ(failover_text(sample()),
             "failover done: beta:tank/backup/data is the master now (epoch 4), alpha:tank/data "
             "its read-only standby; common snapshot tank/data@zrep_00000c\n");
 }
@@ -73,7 +81,7 @@ TEST(FailoverOutcome, StandbySanitizesTheMastersText) {
   FailoverOutcome o = failover_outcome_from_peer(r);
   EXPECT_EQ(o.new_master, "beta\\x0a\\x1b[2Jowned");
   EXPECT_EQ(o.newer_kept_in, "kept\\x07");
-  const std::string text = format_failover(failover_json(o));
+  const std::string text = failover_text(o);
   EXPECT_EQ(text.find('\x1b'), std::string::npos);
   EXPECT_EQ(text.find('\x07'), std::string::npos);
   // Unset on the wire: no key, as before.

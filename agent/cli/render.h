@@ -1,0 +1,28 @@
+// The one place that turns the daemon's typed results (proto/control.proto) into what a
+// command prints: text for a person, or the JSON of --json. Pure functions, unit-tested
+// (tests/unit/render_test.cc pins the JSON keys scripts read).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/control.pb.h"
+
+namespace zrep {
+
+std::string human_bytes(uint64_t bytes);      // "1.5 MiB"
+std::string human_duration(int64_t seconds);  // "3m 20s"
+// A zrep:fenced record in words, with what to do.
+std::string describe_fenced(const std::string& record, const std::string& fs);
+// A zrep:kept record (a failover at a named snapshot kept what was newer aside) for a person.
+std::string describe_kept(const std::string& record);
+
+// A successful result as text; `now` (unix seconds) for the ages status shows. Empty when the
+// result carries no value (a daemon of another release).
+std::string render_text(const control::Result& result, int64_t now);
+// A successful result as --json prints it; null when it carries no value.
+nlohmann::json render_json(const control::Result& result);
+
+}  // namespace zrep
