@@ -6,8 +6,8 @@
 #include <chrono>
 #include <iostream>
 
-#include "agent/cli/render.h"
 #include "agent/cli/cli_internal.h"
+#include "agent/cli/render.h"
 #include "agent/config/config.h"
 #include "agent/rpc/net.h"
 #include "agent/rpc/peer_session.h"
@@ -60,8 +60,9 @@ int print_result(const GlobalOptions& g, const control::Result& result) {
     return fail(result.message());
   }
   if (result.value_case() == control::Result::VALUE_NOT_SET) {
-    return fail("the daemon sent a result this command does not know (restart the daemon "
-                "after upgrading)");
+    return fail(
+        "the daemon sent a result this command does not know (restart the daemon "
+        "after upgrading)");
   }
   if (g.json) {
     std::cout << dump(render_json(result)) << "\n";

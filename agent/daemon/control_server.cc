@@ -27,21 +27,22 @@ Status send_result(FrameChannel& channel, Result<control::Result> result) {
   return send_message(channel, reply);
 }
 
-// Puts an operation's typed result where the command's answer carries it.
-template <typename T, typename Put>
-Result<control::Result> answer(Result<T> done, Put put) {
+// Puts an operation's typed result where the command's answer carries it (`slot`: the
+// Result's mutable_ accessor of that command's field).
+template <typename T>
+Result<control::Result> answer(Result<T> done, T* (control::Result::*slot)()) {
   if (!done) return done.error();
   control::Result r;
-  put(r) = std::move(*done);
+  *(r.*slot)() = std::move(*done);
   return r;
 }
 
 Result<control::Result> run_list(const control::ListCommand& cmd, Replicator& replicator) {
   if (!cmd.snapshots_of().empty()) {
     return answer(replicator.list_snapshots(cmd.snapshots_of()),
-                  [](control::Result& r) -> auto& { return *r.mutable_snapshots(); });
+                  &control::Result::mutable_snapshots);
   }
-  return answer(replicator.list(cmd), [](control::Result& r) -> auto& { return *r.mutable_list(); });
+  return answer(replicator.list(cmd), &control::Result::mutable_list);
 }
 
 Result<control::Result> run_takeover(const control::TakeoverCommand& cmd, Replicator& replicator,
@@ -70,33 +71,25 @@ Result<control::Result> dispatch(const control::Request& req, Replicator& replic
   using R = control::Result;
   switch (req.command_case()) {
     case control::Request::kInit:
-      return answer(replicator.init(req.init(), progress),
-                    [](R& r) -> auto& { return *r.mutable_init(); });
+      return answer(replicator.init(req.init(), progress), &R::mutable_init);
     case control::Request::kSync:
-      return answer(replicator.sync(req.sync(), progress),
-                    [](R& r) -> auto& { return *r.mutable_sync(); });
+      return answer(replicator.sync(req.sync(), progress), &R::mutable_sync);
     case control::Request::kList:
       return run_list(req.list(), replicator);
     case control::Request::kStatus:
-      return answer(replicator.status(req.status()),
-                    [](R& r) -> auto& { return *r.mutable_status(); });
+      return answer(replicator.status(req.status()), &R::mutable_status);
     case control::Request::kExpire:
-      return answer(replicator.expire(req.expire()),
-                    [](R& r) -> auto& { return *r.mutable_expire(); });
+      return answer(replicator.expire(req.expire()), &R::mutable_expire);
     case control::Request::kClear:
-      return answer(replicator.clear(req.clear()),
-                    [](R& r) -> auto& { return *r.mutable_clear(); });
+      return answer(replicator.clear(req.clear()), &R::mutable_clear);
     case control::Request::kChangedest:
-      return answer(replicator.changedest(req.changedest()),
-                    [](R& r) -> auto& { return *r.mutable_changedest(); });
+      return answer(replicator.changedest(req.changedest()), &R::mutable_changedest);
     case control::Request::kFailover:
-      return answer(replicator.failover(req.failover(), progress),
-                    [](R& r) -> auto& { return *r.mutable_failover(); });
+      return answer(replicator.failover(req.failover(), progress), &R::mutable_failover);
     case control::Request::kTakeover:
       return run_takeover(req.takeover(), replicator, progress);
     case control::Request::kResync:
-      return answer(replicator.resync(req.resync()),
-                    [](R& r) -> auto& { return *r.mutable_resync(); });
+      return answer(replicator.resync(req.resync()), &R::mutable_resync);
     default:
       return make_error(ErrorCode::kProtocol, "unknown control command");
   }

@@ -257,8 +257,9 @@ void Daemon::State::accept_control() {
 void Daemon::State::serve_peer(UniqueFd conn, const std::string& from,
                                std::chrono::steady_clock::time_point deadline,
                                std::shared_ptr<SlotCounter::Slot> slot) {
-  auto session = accept_peer(config, *tls, conn.release(), make_hello(config, zfs.features(), instance_id),
-                             deadline, AcceptLimits{peer_handshakes.get(), peer_sessions.get()});
+  auto session =
+      accept_peer(config, *tls, conn.release(), make_hello(config, zfs.features(), instance_id),
+                  deadline, AcceptLimits{peer_handshakes.get(), peer_sessions.get()});
   slot.reset();  // the handshake is over: its slot is free for the next one
   if (!session) {
     int suppressed = 0;

@@ -17,8 +17,7 @@ namespace {
 
 // A status entry's view of the zrep snapshots: how many, how many unsent, the last synced one
 // and the lag.
-void add_snapshot_state(control::FsStatus& e, const std::vector<SnapshotInfo>& snaps,
-                        int64_t now) {
+void add_snapshot_state(control::FsStatus& e, const std::vector<SnapshotInfo>& snaps, int64_t now) {
   const SnapshotInfo* last_sent = nullptr;
   size_t unsent = 0;
   for (const auto& s : snaps) {
@@ -138,8 +137,7 @@ Result<control::ExpireResult> Replicator::expire(const control::ExpireCommand& c
   return results;
 }
 
-Result<control::Expired> Replicator::expire_locked(const std::string& fs,
-                                                   const props::PropMap& p) {
+Result<control::Expired> Replicator::expire_locked(const std::string& fs, const props::PropMap& p) {
   auto held = lock(fs, "expire");
   if (!held) return held.error();
   std::optional<LockedPeer> peer;

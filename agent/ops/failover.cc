@@ -23,7 +23,6 @@
 namespace zrep {
 namespace {
 
-
 // The destination must be the standby of fs here, with no switch of its own, at fs's epoch.
 Status check_standby(const std::string& here, const std::string& fs,
                      const peer::DescribeReply& remote, const std::string& dest_host,

@@ -14,7 +14,6 @@
 namespace zrep {
 namespace {
 
-
 // The filesystem an init starts from: it exists here and may be the source of a new pairing
 // (not paired already, unless forced; not a replica received from another host). Its
 // properties.
@@ -66,7 +65,8 @@ Result<std::string> init_snapshot(const Zfs& zfs, const std::string& fs,
 
 Result<control::Transfer> Replicator::adopt_replica(const std::string& fs,
                                                     const control::InitCommand& cmd,
-                                       PeerClient& peer, const peer::DescribeReply& remote) {
+                                                    PeerClient& peer,
+                                                    const peer::DescribeReply& remote) {
   const auto& rp = remote.props();
   auto prop = [&](const char* k) {
     auto it = rp.find(k);
@@ -214,9 +214,10 @@ Result<control::Transfer> Replicator::init_with(const control::InitCommand& cmd,
 }
 
 Result<control::Transfer> Replicator::finish_init(const control::InitCommand& cmd,
-                                                 const std::string& snap,
-                                     const peer::Pairing& pairing, const peer::ReceiveReply& done,
-                                     bool resumed, std::chrono::steady_clock::time_point started) {
+                                                  const std::string& snap,
+                                                  const peer::Pairing& pairing,
+                                                  const peer::ReceiveReply& done, bool resumed,
+                                                  std::chrono::steady_clock::time_point started) {
   const std::string& fs = cmd.fs();
   ZREP_RETURN_IF_ERROR(write_master_pairing(pairing));
   ZREP_RETURN_IF_ERROR(zfs_.set_prop(snap, props::kSent, std::to_string(unix_now())));
@@ -229,7 +230,7 @@ Result<control::Transfer> Replicator::finish_init(const control::InitCommand& cm
   spdlog::info("init {} done: {} bytes in {:.2f} s, GUID verified on {}", fs, done.raw_bytes(),
                secs, cmd.remote_host());
   control::Transfer out = sent_transfer(fs, cmd.remote_host(), cmd.dest_fs(), snap,
-                                         done.received_guid(), done.raw_bytes(), secs);
+                                        done.received_guid(), done.raw_bytes(), secs);
   out.set_full(true);
   out.set_resumed(resumed);
   out.set_replaced_as(sanitize_peer_text(done.replaced_as()));

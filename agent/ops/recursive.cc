@@ -13,7 +13,6 @@
 namespace zrep {
 namespace {
 
-
 // The newest zrep sequence used by any filesystem of the tree, plus one.
 Result<uint32_t> next_tree_seq(const Zfs& zfs, const std::vector<std::string>& members) {
   uint32_t seq = 0;

@@ -105,9 +105,7 @@ class Replicator {
   // For the scheduler: filesystems this host masters -> their destination host; one sync; a
   // cheap check that a peer answers (TCP, TLS, Hello); what to show in status.
   Result<std::map<std::string, std::string>> mastered_filesystems();
-  Result<control::Transfers> sync_scheduled(const std::string& fs) {
-    return sync_one(fs, {}, "");
-  }
+  Result<control::Transfers> sync_scheduled(const std::string& fs) { return sync_one(fs, {}, ""); }
   bool probe_peer(const std::string& peer_name);
   void note_schedule(const std::string& fs, std::chrono::system_clock::time_point next_run,
                      int failures);
@@ -196,7 +194,7 @@ class Replicator {
   // With `given_snapshot` (a recursive snapshot the caller made), sends that one. One transfer,
   // or for a recursive pairing's root one per member.
   Result<control::Transfers> sync_one(const std::string& fs, const ProgressSink& progress,
-                                     const std::string& given_snapshot);
+                                      const std::string& given_snapshot);
   // The steps of sync_one (agent/ops/sync.cc). Why fs sends nothing as its properties stand;
   // why it sends nothing to the destination as the peer describes it (after fencing fs when
   // the peer took over); the snapshot whose interrupted transfer is resumed (its token set in
@@ -211,10 +209,9 @@ class Replicator {
                             peer::ReceiveRequest& req);
   Result<control::Transfer> send_next(const SyncRun& run, LockedPeer& peer,
                                       const peer::DescribeReply& remote,
-                                      const std::vector<SnapshotInfo>& local,
-                                      const SyncPlan& plan, const ProgressSink& progress);
-  Result<control::Transfer> init_with(const control::InitCommand& cmd,
-                                      const ProgressSink& progress,
+                                      const std::vector<SnapshotInfo>& local, const SyncPlan& plan,
+                                      const ProgressSink& progress);
+  Result<control::Transfer> init_with(const control::InitCommand& cmd, const ProgressSink& progress,
                                       const std::string& given_snapshot);
   // The steps of init_with (agent/ops/init.cc): the unsent init snapshot a destination's
   // partial receive is resumed with (empty: it is discarded), and what the master records
@@ -230,8 +227,7 @@ class Replicator {
   // filesystem of the tree as its own pairing, parents first; new children are initialised.
   Result<control::Transfers> init_recursive(const control::InitCommand& cmd,
                                             const ProgressSink& progress);
-  Result<control::Transfers> sync_recursive(const std::string& root,
-                                            const ProgressSink& progress);
+  Result<control::Transfers> sync_recursive(const std::string& root, const ProgressSink& progress);
   // Refuses (kConflict, recorded for the root) a new recursive snapshot while a member has
   // max_unsent unsent snapshots after its newest sent one.
   Status check_tree_unsent(const std::string& root, const std::vector<std::string>& members);
@@ -259,8 +255,7 @@ class Replicator {
                                           PeerClient& peer, const peer::DescribeReply& remote);
   // Applies savecount here and, on a master with `peer`, on the destination too. keep_guid is
   // the newest common snapshot; 0 derives it from the zrep:sent marks here.
-  Result<control::Expired> expire_one(const std::string& fs, PeerClient* peer,
-                                      uint64_t keep_guid);
+  Result<control::Expired> expire_one(const std::string& fs, PeerClient* peer, uint64_t keep_guid);
   // expire of one filesystem with its properties `p`: its lock, its peer's, then expire_one.
   Result<control::Expired> expire_locked(const std::string& fs, const props::PropMap& p);
   // zrep-managed filesystems here: name -> properties.

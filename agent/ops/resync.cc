@@ -15,7 +15,6 @@
 namespace zrep {
 namespace {
 
-
 // A resync whose clone failed after fs moved aside as `aside` (`made` says why): the clone
 // goes and the copy is renamed back. What to report.
 Error undo_resync(const Zfs& zfs, const std::string& fs, const std::string& aside,

@@ -22,7 +22,6 @@
 namespace zrep {
 namespace {
 
-
 // The incremental plan; when there is none and OpenZFS keeps bookmarks, one from a bookmark.
 Result<SyncPlan> plan_incremental(const Zfs& zfs, const std::string& fs,
                                   const std::vector<SnapshotInfo>& local,
@@ -205,8 +204,7 @@ Status Replicator::check_sync_destination(const std::string& fs, const props::Pr
   return Status::ok();
 }
 
-Result<control::Transfers> Replicator::sync_one(const std::string& fs,
-                                                const ProgressSink& progress,
+Result<control::Transfers> Replicator::sync_one(const std::string& fs, const ProgressSink& progress,
                                                 const std::string& given_snapshot) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
   std::optional<FsLock> held;
@@ -337,7 +335,7 @@ Result<control::Transfer> Replicator::send_next(const SyncRun& run, LockedPeer& 
   spdlog::info("sync {} -> {}:{}: {} from {} ({} bytes, {:.3f} s, GUID verified)", fs,
                run.dest_host, run.dest_fs, *snap, plan.base.name, done->raw_bytes(), secs);
   control::Transfer out = sent_transfer(fs, run.dest_host, run.dest_fs, *snap,
-                                         done->received_guid(), done->raw_bytes(), secs);
+                                        done->received_guid(), done->raw_bytes(), secs);
   out.set_base(plan.base.name);
   out.set_marked_after_lost_ack(plan.mark_local.size() + plan.mark_remote.size());
   out.set_resumed(!req.resume_token().empty());

@@ -59,8 +59,8 @@ Result<peer::ReceiveReply> Replicator::send_snapshot(PeerClient& peer, const std
   // Local zfs output, but never trusted to be a number: stoull would throw.
   auto guid_value = parse_u64(props::get(*guid, "guid"));
   if (!guid_value || *guid_value == 0) {
-    return make_error(ErrorCode::kZfs, "zfs gave no GUID for " + snapshot + ": '" +
-                                           props::get(*guid, "guid") + "'");
+    return make_error(ErrorCode::kZfs,
+                      "zfs gave no GUID for " + snapshot + ": '" + props::get(*guid, "guid") + "'");
   }
   req.set_guid(*guid_value);
   req.set_base_guid(base != nullptr ? base->guid : 0);

@@ -25,6 +25,8 @@
 #include "agent/rpc/net.h"
 #include "agent/rpc/peer_session.h"
 #include "agent/zfs/zfs.h"
+#include "common/unique_fd.h"
+#include "proto/control.pb.h"
 #include "tests/integration/testbed.h"
 
 namespace zrep::testbed {
@@ -420,6 +422,55 @@ TEST_F(HostileConnections, AcceptOutOfDescriptorsBacksOff) {
 
   ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &old, nullptr), 0);
   honest_init_and_sync();
+}
+
+// (g) Commands on the control socket hold a thread each while they run: 64 at most. The next
+// is answered "busy" at once (not left hanging), and once the others end, commands are served
+// again.
+TEST_F(HostileConnections, ControlCommandsPastTheLimitAreAnsweredBusy) {
+  const int limit = 64;
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < limit; ++i) {
+    auto fd = unix_connect(beta().socket_path());
+    ASSERT_TRUE(fd) << fd.error().message;
+    held.emplace_back(*fd);
+  }
+  // One status request on a connection of its own; the reply is read even when the daemon
+  // closed its end before the request went out.
+  auto ask = [&](control::Reply& reply) -> Status {
+    auto fd = unix_connect(beta().socket_path());
+    if (!fd) return fd.error();
+    FdStream stream(*fd);
+    FrameChannel channel(stream);
+    control::Request req;
+    req.set_protocol_version(control::VERSION_CURRENT);
+    req.mutable_status();
+    (void)send_message(channel, req);
+    return receive_message(channel, reply, 5s);
+  };
+  // The daemon accepts in order: the 65th finds every slot taken (the held connections send
+  // nothing for the 10 s a request may take to arrive).
+  control::Reply busy;
+  Status asked = ask(busy);
+  ASSERT_TRUE(asked) << asked.message();
+  ASSERT_TRUE(busy.has_result());
+  EXPECT_FALSE(busy.result().ok());
+  EXPECT_EQ(busy.result().error_code(), "busy") << busy.result().message();
+  EXPECT_NE(busy.result().message().find("64 commands are running already"), std::string::npos)
+      << busy.result().message();
+
+  held.clear();
+  control::Reply served;
+  const auto deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline) {
+    served.Clear();
+    if (ask(served) && served.result().ok()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(served.result().ok()) << served.result().message();
+  EXPECT_TRUE(served.result().has_status());
+  auto r = beta().cli({"status"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 }  // namespace

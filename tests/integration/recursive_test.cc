@@ -53,17 +53,29 @@ TEST_F(Recursive, TheTreeIsReplicatedAndNewChildrenArePickedUp) {
   ASSERT_EQ(run({"zfs", "create", src_ + "/c"}).exit_code, 0);
   write_file(mnt(src_ + "/c") + "/c.txt", "new child\n");
   write_file(mnt(src_ + "/a/b") + "/more.txt", "changed in a grandchild\n");
+  // One result per member, parents first; the new child was sent in full.
   auto j = alpha().cli_json({"sync", src_});
-  ASSERT_TRUE(j.is_array() && j.size() == 1 && j[0].is_array()) << j.dump();
-  EXPECT_EQ(j[0].size(), 4u) << j.dump();
+  ASSERT_TRUE(j.is_array() && j.size() == 4u) << j.dump();
+  EXPECT_EQ(j[0]["fs"], src_) << j.dump();
+  EXPECT_EQ(j[3]["fs"], src_ + "/c") << j.dump();
+  EXPECT_FALSE(j[3].contains("base")) << j.dump();
+  EXPECT_TRUE(j[2].contains("base")) << j.dump();
   expect_tree_in_sync({"", "/a", "/a/b", "/c"});
   EXPECT_EQ(read_file(mnt(dst_ + "/c") + "/c.txt"), "new child\n");
   EXPECT_EQ(read_file(mnt(dst_ + "/a/b") + "/more.txt"), "changed in a grandchild\n");
 
   // `sync all` syncs the tree once, from its root; a member alone is refused.
   j = alpha().cli_json({"sync", "all"});
-  ASSERT_EQ(j.size(), 1u) << j.dump();
+  ASSERT_EQ(j.size(), 4u) << j.dump();
   expect_tree_in_sync({"", "/a", "/a/b", "/c"});
+  // As text: a line per member (the tree once rendered as a nested list no line could show).
+  r = alpha().cli({"sync", src_});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* m : {"", "/a", "/a/b", "/c"}) {
+    EXPECT_NE(r.out.find(src_ + m + " -> " + beta_name() + ":" + dst_ + m + ": sent "),
+              std::string::npos)
+        << r.out;
+  }
   r = alpha().cli({"sync", src_ + "/a"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("part of the recursive pairing of " + src_), std::string::npos) << r.err;

@@ -27,6 +27,17 @@ control::Transfer a_sync() {
   return t;
 }
 
+// A status row of a master with its peer and nothing else.
+control::FsStatus* add_master(control::Result& r, const std::string& fs,
+                              const std::string& peer_fs) {
+  auto* e = r.mutable_status()->add_filesystems();
+  e->set_fs(fs);
+  e->set_role("master");
+  e->set_peer("beta");
+  e->set_peer_fs(peer_fs);
+  return e;
+}
+
 TEST(Render, HumanUnits) {
   EXPECT_EQ(human_bytes(0), "0 B");
   EXPECT_EQ(human_bytes(1536), "1.5 KiB");
@@ -75,7 +86,8 @@ TEST(Render, AFailedSyncAndAnEmptyOne) {
   bad.set_fs("tank/b");
   bad.set_error("cannot connect");
   *r.mutable_sync()->add_transfers() = bad;
-  EXPECT_EQ(render_json(r)[0], (json{{"fs", "tank/b"}, {"ok", false}, {"error", "cannot connect"}}));
+  EXPECT_EQ(render_json(r)[0],
+            (json{{"fs", "tank/b"}, {"ok", false}, {"error", "cannot connect"}}));
   EXPECT_EQ(render_text(r, 0), "tank/b: FAILED: cannot connect\n");
   r.mutable_sync()->clear_transfers();
   EXPECT_EQ(render_json(r), json::array());
@@ -111,11 +123,7 @@ TEST(Render, InitIsOneObjectAndInitTreeAnArray) {
 
 TEST(Render, StatusJsonHasOnlyWhatApplies) {
   control::Result r;
-  auto* e = r.mutable_status()->add_filesystems();
-  e->set_fs("tank/a");
-  e->set_role("master");
-  e->set_peer("beta");
-  e->set_peer_fs("b/a");
+  auto* e = add_master(r, "tank/a", "b/a");
   e->set_epoch("3");
   json j = render_json(r)[0];
   EXPECT_EQ(j, (json{{"fs", "tank/a"},
@@ -136,19 +144,11 @@ TEST(Render, StatusJsonHasOnlyWhatApplies) {
 
 TEST(Render, StatusTableShowsErrorsAndAge) {
   control::Result r;
-  auto* a = r.mutable_status()->add_filesystems();
-  a->set_fs("tank/a");
-  a->set_role("master");
-  a->set_peer("beta");
-  a->set_peer_fs("b/a");
+  auto* a = add_master(r, "tank/a", "b/a");
   a->set_last_sync_time(1000);
   a->set_last_synced_snapshot("tank/a@zrep_000003");
   a->set_unsent_snapshots(0);
-  auto* b = r.mutable_status()->add_filesystems();
-  b->set_fs("tank/b");
-  b->set_role("master");
-  b->set_peer("beta");
-  b->set_peer_fs("b/b");
+  auto* b = add_master(r, "tank/b", "b/b");
   b->set_last_error("cannot connect");
   b->set_failures_in_a_row(2);
   const std::string out = render_text(r, 1090);
@@ -160,11 +160,7 @@ TEST(Render, StatusTableShowsErrorsAndAge) {
 
 TEST(Render, StatusSaysWhenALinkIsDown) {
   control::Result r;
-  auto* a = r.mutable_status()->add_filesystems();
-  a->set_fs("tank/a");
-  a->set_role("master");
-  a->set_peer("beta");
-  a->set_peer_fs("b/a");
+  auto* a = add_master(r, "tank/a", "b/a");
   a->mutable_link()->set_direction("listens");
   a->mutable_link()->set_state("down");
   a->mutable_link()->set_down_since(1000);
@@ -215,7 +211,8 @@ TEST(Render, TakeoverForcedOrFinished) {
   t->set_fs("b/a");
   t->set_master("beta");
   t->set_epoch(5);
-  EXPECT_EQ(render_json(r), (json{{"fs", "b/a"}, {"master", "beta"}, {"epoch", 5}, {"forced", false}}));
+  EXPECT_EQ(render_json(r),
+            (json{{"fs", "b/a"}, {"master", "beta"}, {"epoch", 5}, {"forced", false}}));
   EXPECT_EQ(render_text(r, 0), "b/a is the master on beta (epoch 5)\n");
   t->set_forced(true);
   t->set_snapshot("b/a@zrep_000009");
