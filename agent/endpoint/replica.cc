@@ -8,9 +8,9 @@
 
 #include "agent/endpoint/peer_service.h"
 #include "agent/logic/peer_trust.h"
-#include "agent/logic/retention.h"
 #include "agent/logic/zfs_names.h"
 #include "agent/logic/zrep_props.h"
+#include "agent/roles/retention_step.h"
 
 namespace zrep {
 
@@ -112,22 +112,15 @@ Result<peer::ExpireReply> PeerService::expire(const peer::ExpireRequest& req) {
   auto p = zfs_.get_props(req.fs(), props::filesystem_props());
   if (!p) return p.error();
   ZREP_RETURN_IF_ERROR(check_destination_of_peer(req.fs(), *p));
-  auto savecount = parse_savecount(props::get(*p, props::kSavecount));
-  if (!savecount) return savecount.error();
-  auto snaps = zfs_.list_snapshots(req.fs());
-  if (!snaps) return snaps.error();
+  // The master's newest common snapshot is kept whatever the count; 0 (it does not know one)
+  // destroys nothing.
+  auto done = apply_retention(zfs_, req.fs(), *p, req.keep_guid(), false);
+  if (!done) return done.error();
   peer::ExpireReply reply;
-  for (const auto& name : plan_retention({*snaps, *savecount, req.keep_guid(), false})) {
-    // One that cannot go (a clone made from it, an admin's hold) does not stop the others.
-    if (Status s = zfs_.destroy_snapshot(name); !s) {
-      spdlog::warn("{}: retention could not destroy {}: {}", req.fs(), name, s.message());
-      continue;
-    }
-    reply.add_destroyed(std::string(snap_part_of(name)));
-  }
+  for (const auto& name : done->destroyed) reply.add_destroyed(std::string(snap_part_of(name)));
   if (reply.destroyed_size() > 0) {
     spdlog::info("peer {}: expired {} snapshot(s) of {} (savecount {})", session_.peer_name,
-                 reply.destroyed_size(), req.fs(), *savecount);
+                 reply.destroyed_size(), req.fs(), done->savecount);
   }
   return reply;
 }

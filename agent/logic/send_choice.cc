@@ -17,6 +17,15 @@ std::vector<const SnapshotInfo*> unsent_after(const std::vector<SnapshotInfo>& l
   return unsent;
 }
 
+size_t waiting_to_send(const std::vector<SnapshotInfo>& snaps) {
+  size_t waiting = 0;
+  for (const auto& s : snaps) {
+    if (!parse_zrep_snap(snap_part_of(s.name))) continue;
+    waiting = s.sent ? 0 : waiting + 1;
+  }
+  return waiting;
+}
+
 const SnapshotInfo* newest_unsent_zrep(const std::vector<SnapshotInfo>& local) {
   const SnapshotInfo* candidate = nullptr;
   for (const auto& s : local) {

@@ -18,6 +18,12 @@ namespace zrep {
 std::vector<const SnapshotInfo*> unsent_after(const std::vector<SnapshotInfo>& local,
                                               const SnapshotInfo& base);
 
+// How many zrep snapshots of `snaps` (oldest first) wait to be sent: those after the newest one
+// marked sent (all of them when none is). The one meaning of "unsent" that status shows and
+// max_unsent limits; an unsent one older than a sent one never will be (retention takes it).
+// unsent_after(local, base) counts the same while the base is the newest sent snapshot.
+size_t waiting_to_send(const std::vector<SnapshotInfo>& snaps);
+
 // The newest zrep snapshot of `local` (oldest first) not marked sent; nullptr when none.
 const SnapshotInfo* newest_unsent_zrep(const std::vector<SnapshotInfo>& local);
 

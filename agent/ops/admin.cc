@@ -4,11 +4,12 @@
 
 #include <set>
 
-#include "agent/logic/retention.h"
+#include "agent/logic/send_choice.h"
 #include "agent/logic/sync_plan.h"
 #include "agent/logic/zfs_names.h"
 #include "agent/logic/zrep_props.h"
 #include "agent/ops/replicator.h"
+#include "agent/roles/retention_step.h"
 #include "agent/rpc/wire.h"
 #include "common/unix_time.h"
 
@@ -19,16 +20,11 @@ namespace {
 // and the lag.
 void add_snapshot_state(control::FsStatus& e, const std::vector<SnapshotInfo>& snaps, int64_t now) {
   const SnapshotInfo* last_sent = nullptr;
-  size_t unsent = 0;
   for (const auto& s : snaps) {
-    if (!parse_zrep_snap(snap_part_of(s.name))) continue;
-    if (s.sent)
-      last_sent = &s;
-    else
-      ++unsent;
+    if (parse_zrep_snap(snap_part_of(s.name)) && s.sent) last_sent = &s;
   }
   e.set_zrep_snapshots(snaps.size());
-  e.set_unsent_snapshots(unsent);
+  e.set_unsent_snapshots(waiting_to_send(snaps));
   if (last_sent != nullptr) {
     e.set_last_synced_snapshot(last_sent->name);
     e.set_last_sync_time(*last_sent->sent);
@@ -73,34 +69,19 @@ Result<control::Expired> Replicator::expire_one(const std::string& fs, PeerClien
   auto p = zfs_.get_props(fs, props::filesystem_props());
   if (!p) return p.error();
   const bool master = props::get(*p, props::kMaster) == "yes";
-  auto savecount = parse_savecount(props::get(*p, props::kSavecount));
-  if (!savecount) return savecount.error();
-  auto snaps = zfs_.list_snapshots(fs);
-  if (!snaps) return snaps.error();
-  if (keep_guid == 0) {
-    // The newest snapshot the other side is known to hold: on the master the newest marked
-    // sent, on a destination the newest received.
-    for (const auto& s : *snaps) {
-      if (!parse_zrep_snap(snap_part_of(s.name))) continue;
-      if (!master || s.sent) keep_guid = s.guid;
-    }
-  }
+  // keep_guid 0: the newest common snapshot as the sent marks here say.
+  auto done = apply_retention(zfs_, fs, *p,
+                              keep_guid == 0 ? std::nullopt : std::optional(keep_guid), master);
+  if (!done) return done.error();
   control::Expired out;
   out.set_fs(fs);
-  out.set_savecount(*savecount);
-  for (const auto& name : plan_retention({*snaps, *savecount, keep_guid, master})) {
-    // One that cannot go (a clone made from it, an admin's hold) does not stop the others.
-    if (Status s = zfs_.destroy_snapshot(name); !s) {
-      spdlog::warn("{}: retention could not destroy {}: {}", fs, name, s.message());
-      (*out.mutable_not_destroyed())[name] = s.message();
-      continue;
-    }
-    out.add_destroyed(name);
-  }
+  out.set_savecount(done->savecount);
+  for (const auto& name : done->destroyed) out.add_destroyed(name);
+  for (const auto& [name, why] : done->not_destroyed) (*out.mutable_not_destroyed())[name] = why;
   if (master && peer != nullptr) {
     peer::ExpireRequest req;
     req.set_fs(props::get(*p, props::kDestFs));
-    req.set_keep_guid(keep_guid);
+    req.set_keep_guid(done->keep_guid);
     auto remote = peer->expire(req);
     if (!remote) return remote.error();
     out.set_on_peer(true);

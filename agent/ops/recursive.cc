@@ -5,6 +5,7 @@
 // created later are initialised by the next sync.
 #include <spdlog/spdlog.h>
 
+#include "agent/logic/send_choice.h"
 #include "agent/logic/sync_plan.h"
 #include "agent/logic/zfs_names.h"
 #include "agent/logic/zrep_props.h"
@@ -84,11 +85,7 @@ Status Replicator::check_tree_unsent(const std::string& root,
   for (const auto& m : members) {
     auto snaps = zfs_.list_snapshots(m);
     if (!snaps) return snaps.error();
-    size_t unsent = 0;
-    for (const auto& s : *snaps) {
-      if (!parse_zrep_snap(snap_part_of(s.name))) continue;
-      unsent = s.sent ? 0 : unsent + 1;  // unsent ones after the newest sent
-    }
+    const size_t unsent = waiting_to_send(*snaps);
     if (unsent >= config_.schedule.max_unsent) {
       auto e = make_error(ErrorCode::kConflict,
                           m + " (in the recursive pairing of " + root + ") has " +

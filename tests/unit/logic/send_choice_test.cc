@@ -21,6 +21,23 @@ TEST(SendChoice, UnsentAfterTheBaseAreOnlyUnsentZrepSnapshotsNewerThanIt) {
   EXPECT_TRUE(unsent_after(local, local.back()).empty());
 }
 
+TEST(SendChoice, WaitingToSendCountsOnlyZrepSnapshotsAfterTheNewestSent) {
+  EXPECT_EQ(waiting_to_send({}), 0u);
+  std::vector<SnapshotInfo> local = {
+      snap("p/fs@zrep_000000", 1, 10, false),  // older than a sent one: never sent (retention)
+      snap("p/fs@zrep_000001", 2, 20), snap("p/fs@zrep_000002", 3, 30, false),
+      snap("p/fs@manual", 4, 40, false), snap("p/fs@zrep_000003", 5, 50, false)};
+  EXPECT_EQ(waiting_to_send(local), 2u);
+  // The same count as unsent_after the newest sent one, the base of the next sync.
+  EXPECT_EQ(unsent_after(local, local[1]).size(), waiting_to_send(local));
+  local.push_back(snap("p/fs@zrep_000004", 6, 60));
+  EXPECT_EQ(waiting_to_send(local), 0u);
+  // Nothing sent yet (an init that failed): every zrep snapshot waits.
+  EXPECT_EQ(waiting_to_send({snap("p/fs@zrep_000000", 1, 10, false),
+                             snap("p/fs@zrep_000001", 2, 20, false)}),
+            2u);
+}
+
 TEST(SendChoice, NewestUnsentZrepSnapshot) {
   EXPECT_EQ(newest_unsent_zrep({}), nullptr);
   std::vector<SnapshotInfo> local = {
