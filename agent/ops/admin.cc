@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "agent/logic/records.h"
 #include "agent/logic/send_choice.h"
 #include "agent/logic/sync_plan.h"
 #include "agent/logic/zfs_names.h"
@@ -263,15 +264,16 @@ Result<control::ListResult> Replicator::list(const control::ListCommand& cmd) {
     bool master = props::get(p, props::kMaster) == "yes";
     // Named filesystems are listed whatever their role; otherwise masters, or with -L replicas.
     if (cmd.fs().empty() && master == cmd.incoming()) continue;
+    const PairingRecord pairing = pairing_of(p);
     auto* e = out.add_pairings();
     e->set_fs(name);
     e->set_role(master ? "master" : "destination");
-    e->set_src_host(props::get(p, props::kSrcHost));
-    e->set_src_fs(props::get(p, props::kSrcFs));
-    e->set_dest_host(props::get(p, props::kDestHost));
-    e->set_dest_fs(props::get(p, props::kDestFs));
-    e->set_savecount(props::get(p, props::kSavecount));
-    e->set_epoch(props::get(p, props::kEpoch));
+    e->set_src_host(pairing.src_host);
+    e->set_src_fs(pairing.src_fs);
+    e->set_dest_host(pairing.dest_host);
+    e->set_dest_fs(pairing.dest_fs);
+    e->set_savecount(pairing.savecount.value_or(""));
+    e->set_epoch(pairing.epoch.value_or(""));
   }
   return out;
 }
@@ -283,12 +285,13 @@ Result<control::StatusResult> Replicator::status(const control::StatusCommand& c
   const int64_t now = unix_now();
   for (const auto& [name, p] : *managed) {
     bool master = props::get(p, props::kMaster) == "yes";
+    const PairingRecord pairing = pairing_of(p);
     control::FsStatus& e = *out.add_filesystems();
     e.set_fs(name);
     e.set_role(master ? "master" : "destination");
-    e.set_peer(master ? props::get(p, props::kDestHost) : props::get(p, props::kSrcHost));
-    e.set_peer_fs(master ? props::get(p, props::kDestFs) : props::get(p, props::kSrcFs));
-    e.set_epoch(props::get(p, props::kEpoch));
+    e.set_peer(master ? pairing.dest_host : pairing.src_host);
+    e.set_peer_fs(master ? pairing.dest_fs : pairing.src_fs);
+    e.set_epoch(pairing.epoch.value_or(""));
     auto snaps = zfs_.list_snapshots(name);
     if (snaps) {
       add_snapshot_state(e, *snaps, now);

@@ -32,10 +32,11 @@ Result<ClaimJudgement> Replicator::judge_peer_claim(const std::string& fs, const
   claim.my_epoch = effective_epoch(p);
   claim.peer_epoch = recorded_epoch(rp);
   claim.peer_is_master = props::get(rp, props::kMaster) == "yes";
-  claim.peer_src_host = props::get(rp, props::kSrcHost);
-  claim.peer_src_fs = props::get(rp, props::kSrcFs);
-  claim.peer_dest_host = props::get(rp, props::kDestHost);
-  claim.peer_dest_fs = props::get(rp, props::kDestFs);
+  const PairingRecord theirs = pairing_of(rp);
+  claim.peer_src_host = theirs.src_host;
+  claim.peer_src_fs = theirs.src_fs;
+  claim.peer_dest_host = theirs.dest_host;
+  claim.peer_dest_fs = theirs.dest_fs;
   claim.peer_takeover = props::get(rp, props::kTakeover);
   if (claim.peer_epoch <= claim.my_epoch) return ClaimJudgement{};
   const auto takeover = parse_takeover(claim.peer_takeover);

@@ -42,6 +42,9 @@ control::Transfer sent_transfer(const std::string& fs, const std::string& dest_h
                                 const std::string& dest_fs, const std::string& snapshot,
                                 uint64_t guid, uint64_t bytes, double seconds);
 control::Transfer failed_transfer(const std::string& fs, const std::string& error);
+// fs is the master on `master` at `epoch` (takeover; not forced until the caller says so).
+control::TakeoverResult takeover_result(const std::string& fs, const std::string& master,
+                                        uint64_t epoch);
 // What `takeover` did: a planned failover run by the master, or a forced takeover here.
 using TakeoverOutcome = std::variant<control::FailoverResult, control::TakeoverResult>;
 // On the standby: the result its master sent, every string of it untrusted text

@@ -28,6 +28,15 @@ control::Transfer failed_transfer(const std::string& fs, const std::string& erro
   return t;
 }
 
+control::TakeoverResult takeover_result(const std::string& fs, const std::string& master,
+                                        uint64_t epoch) {
+  control::TakeoverResult r;
+  r.set_fs(fs);
+  r.set_master(master);
+  r.set_epoch(epoch);
+  return r;
+}
+
 control::FailoverResult failover_result(const FailoverOutcome& done) {
   control::FailoverResult r;
   r.set_fs(done.fs);

@@ -55,11 +55,7 @@ Result<TakeoverOutcome> Replicator::takeover(const control::TakeoverCommand& cmd
     auto j = parse_journal(props::get(*fresh, props::kSwitch));
     if (j && j->new_host == config_.host && epoch >= j->epoch) {
       ZREP_RETURN_IF_ERROR(finish_new_master(zfs_, *j));
-      control::TakeoverResult finished;
-      finished.set_fs(fs);
-      finished.set_master(config_.host);
-      finished.set_epoch(epoch);
-      return TakeoverOutcome(std::move(finished));
+      return TakeoverOutcome(takeover_result(fs, config_.host, epoch));
     }
     ZREP_RETURN_IF_ERROR(zfs_.inherit_prop(fs, props::kSwitch));
   }
@@ -86,10 +82,7 @@ Result<TakeoverOutcome> Replicator::takeover(const control::TakeoverCommand& cmd
       "FORCED TAKEOVER: {} is the master on {} at epoch {}, from {} (last received); "
       "{} will demote itself when it comes back",
       fs, config_.host, next, last.name, master_host);
-  control::TakeoverResult out;
-  out.set_fs(fs);
-  out.set_master(config_.host);
-  out.set_epoch(next);
+  control::TakeoverResult out = takeover_result(fs, config_.host, next);
   out.set_forced(true);
   out.set_snapshot(last.name);
   out.set_old_master(master_host);
