@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include "agent/cli/cli_internal.h"
 #include "agent/config/config.h"
 #include "agent/daemon/daemon.h"
+#include "agent/daemon/log_format.h"
 #include "agent/rpc/peer_session.h"  // kAgentVersion
 #include "crypto/tls.h"
 
@@ -32,9 +34,11 @@ std::string default_config_path() {
 int serve(const GlobalOptions& g) {
   auto config = load_config(g.config_path);
   if (!config) return fail(config.error().message);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("zrep-agent"));
+  const bool journal = stderr_is_journal();
+  spdlog::set_default_logger(journal ? spdlog::stderr_logger_mt("zrep-agent")
+                                     : spdlog::stderr_color_mt("zrep-agent"));
   spdlog::set_level(spdlog::level::from_str(config->log_level));
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [" + config->host + "] %v");
+  set_log_format(*spdlog::default_logger(), config->host, journal);
   ::signal(SIGPIPE, SIG_IGN);
   auto zfs = Zfs::probe();
   if (!zfs) return fail(zfs.error().message);

@@ -121,6 +121,11 @@ Status PeerService::handle(const peer::Request& req) {
 }
 
 Status PeerService::dispatch(const peer::Request& req, peer::Reply& reply) {
+  // log_level = "debug": every request a peer makes, by kind, as it starts (its fields are the
+  // peer's text; the handlers log what they act on, a refusal is logged as a warning).
+  const auto* field = req.GetDescriptor()->FindFieldByNumber(static_cast<int>(req.body_case()));
+  spdlog::debug("peer {}: request {}: {}", session_.peer_name, req.id(),
+                field != nullptr ? field->name() : "unknown");
   Status result;
   switch (req.body_case()) {
     case peer::Request::kDescribe: {
