@@ -33,8 +33,8 @@ TEST(SendChoice, WaitingToSendCountsOnlyZrepSnapshotsAfterTheNewestSent) {
   local.push_back(snap("p/fs@zrep_000004", 6, 60));
   EXPECT_EQ(waiting_to_send(local), 0u);
   // Nothing sent yet (an init that failed): every zrep snapshot waits.
-  EXPECT_EQ(waiting_to_send({snap("p/fs@zrep_000000", 1, 10, false),
-                             snap("p/fs@zrep_000001", 2, 20, false)}),
+  EXPECT_EQ(waiting_to_send(
+                {snap("p/fs@zrep_000000", 1, 10, false), snap("p/fs@zrep_000001", 2, 20, false)}),
             2u);
 }
 
