@@ -30,6 +30,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "conflict";
     case ErrorCode::kBusy:
       return "busy";
+    case ErrorCode::kSplitBrain:
+      return "split-brain";
     case ErrorCode::kInternal:
       return "internal";
   }

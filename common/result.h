@@ -27,6 +27,7 @@ enum class ErrorCode {
   kCorrupt,           // checksum or GUID mismatch
   kConflict,          // state does not allow the operation (not master, demoted, ...)
   kBusy,              // another operation holds the filesystem's lock, here or on the peer
+  kSplitBrain,        // both hosts claim to be the master at one epoch: neither sends
   kInternal,          // a bug or an unexpected system error
 };
 

@@ -370,4 +370,14 @@ Result<std::vector<std::string>> certificate_names(const std::string& cert_file)
   return x509_names(cert->get());
 }
 
+Result<int64_t> certificate_not_after(const std::string& cert_file) {
+  auto cert = load_certificate(cert_file, "certificate");
+  if (!cert) return cert.error();
+  std::tm when{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert->get()), &when) != 1) {
+    return make_error(ErrorCode::kInvalidArgument, cert_file + ": unreadable expiry date");
+  }
+  return static_cast<int64_t>(timegm(&when));
+}
+
 }  // namespace zrep

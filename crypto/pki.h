@@ -36,4 +36,7 @@ Result<RevokeResult> pki_revoke(const std::string& dir, const std::string& host,
 // diagnostics and for tests.
 Result<std::vector<std::string>> certificate_names(const std::string& cert_file);
 
+// When a certificate file's certificate expires (its notAfter), as a unix time.
+Result<int64_t> certificate_not_after(const std::string& cert_file);
+
 }  // namespace zrep

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 
 #include "proto/control.pb.h"
@@ -13,6 +14,7 @@ namespace zrep::cli {
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNoDaemon = 3;
+constexpr int kExitUnhealthy = 4;  // status: shown, and a filesystem needs attention
 
 struct GlobalOptions {
   std::string config_path;
@@ -23,14 +25,24 @@ struct GlobalOptions {
 // Prints "zrep-agent: MESSAGE" to stderr and returns `code`.
 int fail(const std::string& message, int code = kExitFailed);
 
+// The daemon's final answer (progress shown on a terminal meanwhile), or why there is none
+// with the exit code for it; nothing printed.
+struct DaemonAnswer {
+  std::optional<control::Result> result;
+  int exit_code = 0;
+  std::string error;
+};
+DaemonAnswer ask_daemon(const GlobalOptions& g, control::Request req);
+
 // Sends one request to the daemon and prints its result (agent/cli/render.h: text, or JSON
 // with --json); returns the exit code.
 int call_daemon(const GlobalOptions& g, control::Request req);
 
 // Each adds its subcommands to `app`, in the order `--help` lists them; their callbacks set
 // `rc` to the exit code. `g` and `rc` must outlive app.parse().
-void add_sync_commands(CLI::App& app, const GlobalOptions& g, int& rc);         // init, sync
-void add_status_commands(CLI::App& app, const GlobalOptions& g, int& rc);       // list, status
+void add_sync_commands(CLI::App& app, const GlobalOptions& g, int& rc);    // init, sync
+void add_status_commands(CLI::App& app, const GlobalOptions& g, int& rc);  // list, status, check
+void add_check_command(CLI::App& app, const GlobalOptions& g, int& rc);    // check (cli_check.cc)
 void add_maintenance_commands(CLI::App& app, const GlobalOptions& g, int& rc);  // expire,
                                                                                 // changedest, clear
 void add_failover_commands(CLI::App& app, const GlobalOptions& g, int& rc);     // failover,

@@ -174,6 +174,7 @@ void add_sync_commands(CLI::App& app, const GlobalOptions& g, int& rc) {
 void add_status_commands(CLI::App& app, const GlobalOptions& g, int& rc) {
   add_list(app, g, rc);
   add_status(app, g, rc);
+  add_check_command(app, g, rc);
 }
 
 void add_maintenance_commands(CLI::App& app, const GlobalOptions& g, int& rc) {

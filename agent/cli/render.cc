@@ -2,10 +2,12 @@
 #include "agent/cli/render.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "agent/cli/health.h"
 #include "agent/logic/records.h"
 
 namespace zrep {
@@ -103,40 +105,24 @@ std::string list_text(const control::ListResult& r) {
   return table(t);
 }
 
-std::string link_down_text(const control::LinkView& l, int64_t now) {
-  std::string state = l.direction() == "listens" ? "LINK DOWN: the peer must dial in"
-                                                 : "LINK DOWN: cannot reach the peer";
-  if (l.has_down_since()) state += " (since " + human_duration(now - l.down_since()) + " ago)";
-  if (l.has_error()) state += ": " + l.error();
-  return state;
+// The STATE column: every finding that applies (agent/cli/health.h), worst first; "ok" when none.
+std::string state_text(const control::FsStatus& r, int64_t now, int64_t max_switch_age) {
+  std::vector<std::string> parts;
+  for (const auto& f : assess(r, now, max_switch_age)) parts.push_back(f.text);
+  return parts.empty() ? "ok" : fmt::format("{}", fmt::join(parts, "; "));
 }
 
-// The STATE column: the one thing that most needs a person's attention.
-std::string state_text(const control::FsStatus& r, int64_t now) {
-  if (r.has_fenced()) return "DEMOTED: " + describe_fenced(r.fenced(), or_dash(r.fs()));
-  if (r.has_unfinished_switch()) {
-    return "FAILOVER UNFINISHED (read-only until the agent resolves it): " +
-           or_dash(r.unfinished_switch());
+std::string host_text(const control::StatusResult& rows, int64_t now) {
+  std::string out;
+  for (const auto& f : assess_host(rows, now)) {
+    out += (f.severity == Severity::kCritical ? "CRITICAL: " : "WARNING: ") + f.text + "\n";
   }
-  if (r.has_running()) return "running " + or_dash(r.running());
-  if (r.has_lock()) {
-    return "locked by " + r.lock().host() + " for '" + r.lock().operation() + "' since " +
-           human_duration(now - r.lock().since()) + " ago";
-  }
-  if (r.has_last_error()) {
-    std::string state = "ERROR";
-    if (r.has_failures_in_a_row()) {
-      state += " (" + std::to_string(r.failures_in_a_row()) + " in a row)";
-    }
-    return state + ": " + or_dash(r.last_error());
-  }
-  if (r.has_kept()) return "KEPT: " + describe_kept(r.kept());
-  if (r.has_link() && r.link().state() == "down") return link_down_text(r.link(), now);
-  return "ok";
+  return out;
 }
 
 std::string status_text(const control::StatusResult& rows, int64_t now) {
-  if (rows.filesystems().empty()) return "no zrep filesystems on this host\n";
+  if (rows.filesystems().empty())
+    return "no zrep filesystems on this host\n" + host_text(rows, now);
   std::vector<std::vector<std::string>> t{
       {"FILESYSTEM", "ROLE", "PEER", "LAST SYNC", "LAG", "SNAPSHOT", "UNSENT", "NEXT", "STATE"}};
   for (const auto& r : rows.filesystems()) {
@@ -151,9 +137,10 @@ std::string status_text(const control::StatusResult& rows, int64_t now) {
     if (auto at = snap.find('@'); at != std::string::npos) snap = snap.substr(at + 1);
     std::string lag = r.has_lag_seconds() ? human_duration(r.lag_seconds()) : "-";
     t.push_back({or_dash(r.fs()), or_dash(r.role()), or_dash(r.peer()) + ":" + or_dash(r.peer_fs()),
-                 last, lag, snap, std::to_string(r.unsent_snapshots()), next, state_text(r, now)});
+                 last, lag, snap, std::to_string(r.unsent_snapshots()), next,
+                 state_text(r, now, rows.max_switch_age_seconds())});
   }
-  return table(t);
+  return table(t) + host_text(rows, now);
 }
 
 std::string failover_text(const control::FailoverResult& r) {

@@ -97,6 +97,10 @@ json status_json(const control::FsStatus& r) {
   put("failures_in_a_row", r.has_failures_in_a_row(), r.failures_in_a_row());
   put("last_error", r.has_last_error(), r.last_error());
   put("last_error_time", r.has_last_error_time(), r.last_error_time());
+  put("last_error_code", r.has_last_error_code(), r.last_error_code());
+  put("switch_since", r.has_unfinished_switch_since(), r.unfinished_switch_since());
+  put("warn_lag_seconds", r.warn_lag_seconds() > 0, r.warn_lag_seconds());
+  put("crit_lag_seconds", r.crit_lag_seconds() > 0, r.crit_lag_seconds());
   return e;
 }
 

@@ -134,7 +134,8 @@ Result<PeerConfig> parse_peer(const toml::table& t, size_t index, std::string_vi
 Result<FilesystemConfig> parse_filesystem(const toml::table& t, size_t index,
                                           std::string_view source) {
   std::string where = "in [[filesystem]] #" + std::to_string(index + 1) + ": ";
-  ZREP_RETURN_IF_ERROR(check_known_keys(t, {"name", "interval", "raw"}, where, source));
+  ZREP_RETURN_IF_ERROR(
+      check_known_keys(t, {"name", "interval", "raw", "warn_lag", "crit_lag"}, where, source));
   FilesystemConfig fs;
   auto name = required_string(t, "name", where, source);
   if (!name) return name.error();
@@ -143,6 +144,11 @@ Result<FilesystemConfig> parse_filesystem(const toml::table& t, size_t index,
   auto interval = optional_int(t, "interval", -1, 0, 7 * 86400, where, source);
   if (!interval) return interval.error();
   if (*interval >= 0) fs.interval = std::chrono::seconds(*interval);
+  for (auto [key, field] : {std::pair{"warn_lag", &fs.warn_lag}, {"crit_lag", &fs.crit_lag}}) {
+    auto lag = optional_int(t, key, -1, 1, 365 * 86400, where, source);
+    if (!lag) return lag.error();
+    if (*lag > 0) *field = std::chrono::seconds(*lag);
+  }
   if (const auto* raw = t.get("raw")) {
     if (!raw->is_boolean()) return config_error(source, where + "'raw' must be true or false");
     fs.raw = raw->value<bool>();
@@ -163,6 +169,13 @@ Status parse_schedule(const toml::table& root, Config& cfg, std::string_view sou
   auto parallel = optional_int(root, "max_parallel_syncs", 4, 1, 256, "", source);
   if (!parallel) return parallel.error();
   cfg.schedule.max_parallel_syncs = static_cast<uint32_t>(*parallel);
+  for (auto [key, field] : {std::pair{"warn_lag", &cfg.alerts.warn_lag},
+                            {"crit_lag", &cfg.alerts.crit_lag},
+                            {"max_switch_age", &cfg.alerts.max_switch_age}}) {
+    auto value = optional_int(root, key, field->count(), 0, 365 * 86400, "", source);
+    if (!value) return value.error();
+    *field = std::chrono::seconds(*value);
+  }
   if (const auto* node = root.get("min_free")) {
     auto text = node->value<std::string>();
     auto number = whole_number(*node);
@@ -204,6 +217,26 @@ std::chrono::seconds Config::interval_for(std::string_view fs) const {
     if (f.name == fs && f.interval) return *f.interval;
   }
   return schedule.interval;
+}
+
+LagLimits Config::lag_limits_for(std::string_view fs) const {
+  using std::chrono::seconds;
+  const FilesystemConfig* own = nullptr;
+  for (const auto& f : filesystems) {
+    if (f.name == fs) own = &f;
+  }
+  const seconds interval = interval_for(fs);
+  LagLimits derived = interval.count() > 0 ? LagLimits{std::max(3 * interval, seconds(900)),
+                                                       std::max(10 * interval, seconds(3600))}
+                                           : LagLimits{seconds(25 * 3600), seconds(49 * 3600)};
+  auto pick = [](std::optional<seconds> mine, seconds global, seconds fallback) {
+    if (mine) return *mine;
+    return global.count() > 0 ? global : fallback;
+  };
+  LagLimits out{pick(own ? own->warn_lag : std::nullopt, alerts.warn_lag, derived.warn),
+                pick(own ? own->crit_lag : std::nullopt, alerts.crit_lag, derived.crit)};
+  out.crit = std::max(out.crit, out.warn);
+  return out;
 }
 
 const PeerConfig* Config::find_peer(std::string_view name) const {
@@ -276,6 +309,9 @@ const std::set<std::string>& top_level_keys() {
                                               "min_free",
                                               "max_backoff",
                                               "max_parallel_syncs",
+                                              "warn_lag",
+                                              "crit_lag",
+                                              "max_switch_age",
                                               "filesystem"};
   return kKeys;
 }

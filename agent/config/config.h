@@ -48,9 +48,23 @@ struct ScheduleConfig {
   uint32_t max_parallel_syncs = 4;        // scheduled runs at once; the rest wait their turn
 };
 
+// When `status` and `check` call a filesystem behind (agent/cli/health.h). Unset (0): from its
+// sync interval (LagLimits below).
+struct AlertConfig {
+  std::chrono::seconds warn_lag{0};
+  std::chrono::seconds crit_lag{0};
+  // A role switch left unfinished (the zrep:switch journal) this long is critical.
+  std::chrono::seconds max_switch_age{600};
+};
+
+struct LagLimits {
+  std::chrono::seconds warn, crit;
+};
+
 struct FilesystemConfig {
   std::string name;
-  std::optional<std::chrono::seconds> interval;  // overrides ScheduleConfig::interval
+  std::optional<std::chrono::seconds> interval;            // overrides ScheduleConfig::interval
+  std::optional<std::chrono::seconds> warn_lag, crit_lag;  // override AlertConfig
   // Raw sends (zfs send -w, OpenZFS): the standby holds the data encrypted, without the key.
   // Unset: raw for encrypted filesystems.
   std::optional<bool> raw;
@@ -88,10 +102,15 @@ struct Config {
   int max_handshakes_per_peer = 8;
   std::vector<PeerConfig> peers;
   ScheduleConfig schedule;
+  AlertConfig alerts;
   std::vector<FilesystemConfig> filesystems;
 
   const PeerConfig* find_peer(std::string_view name) const;
   std::chrono::seconds interval_for(std::string_view fs) const;
+  // The filesystem's own warn_lag/crit_lag, else the global ones, else from its interval:
+  // warning at 3 intervals (at least 15 min), critical at 10 (at least 1 h); a filesystem
+  // without a schedule (synced by cron, say daily): 25 h and 49 h.
+  LagLimits lag_limits_for(std::string_view fs) const;
   std::optional<bool> raw_for(std::string_view fs) const;
   std::vector<std::string> peer_names() const;
 };

@@ -13,6 +13,7 @@
 #include "agent/roles/retention_step.h"
 #include "agent/rpc/wire.h"
 #include "common/unix_time.h"
+#include "crypto/pki.h"
 
 namespace zrep {
 namespace {
@@ -48,6 +49,7 @@ void add_record(control::FsStatus& e, const FsRecord& r) {
   if (r.failures_in_a_row > 0) e.set_failures_in_a_row(r.failures_in_a_row);
   if (!r.last_error.empty()) {
     e.set_last_error(r.last_error);
+    e.set_last_error_code(std::string(error_code_name(r.last_error_code)));
     e.set_last_error_time(unix_time(*r.last_error_time));
   }
 }
@@ -283,6 +285,11 @@ Result<control::StatusResult> Replicator::status(const control::StatusCommand& c
   if (!managed) return managed.error();
   control::StatusResult out;
   const int64_t now = unix_now();
+  out.set_host(config_.host);
+  out.set_max_switch_age_seconds(config_.alerts.max_switch_age.count());
+  if (auto expires = certificate_not_after(config_.cert_file)) {
+    out.set_certificate_not_after(*expires);
+  }
   for (const auto& [name, p] : *managed) {
     bool master = props::get(p, props::kMaster) == "yes";
     const PairingRecord pairing = pairing_of(p);
@@ -292,6 +299,9 @@ Result<control::StatusResult> Replicator::status(const control::StatusCommand& c
     e.set_peer(master ? pairing.dest_host : pairing.src_host);
     e.set_peer_fs(master ? pairing.dest_fs : pairing.src_fs);
     e.set_epoch(pairing.epoch.value_or(""));
+    const LagLimits limits = config_.lag_limits_for(name);
+    e.set_warn_lag_seconds(limits.warn.count());
+    e.set_crit_lag_seconds(limits.crit.count());
     auto snaps = zfs_.list_snapshots(name);
     if (snaps) {
       add_snapshot_state(e, *snaps, now);
@@ -315,6 +325,12 @@ Result<control::StatusResult> Replicator::status(const control::StatusCommand& c
     }
     if (!props::get(p, props::kSwitch).empty()) {
       e.set_unfinished_switch(props::get(p, props::kSwitch));
+      std::lock_guard lk(mu_);
+      e.set_unfinished_switch_since(unix_time(
+          switch_seen_.try_emplace(name, std::chrono::system_clock::now()).first->second));
+    } else {
+      std::lock_guard lk(mu_);
+      switch_seen_.erase(name);
     }
     if (!props::get(p, props::kTakeover).empty()) {
       e.set_forced_takeover(props::get(p, props::kTakeover));

@@ -73,7 +73,7 @@ Status Replicator::fence_locked(const std::string& fs, const props::PropMap& p,
                           "rename' (its data stays), then on the winner 'zrep-agent init' to it "
                           "again";
         spdlog::error("{}", msg);
-        return make_error(ErrorCode::kConflict, msg);
+        return make_error(ErrorCode::kSplitBrain, msg);
       }
     case ClaimVerdict::kPeerAhead:
       return make_error(ErrorCode::kConflict,

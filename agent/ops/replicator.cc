@@ -83,6 +83,7 @@ void Replicator::record_result(const std::string& fs, const Status& status, uint
     rec.last_error_time.reset();
   } else {
     rec.last_error = status.message();
+    rec.last_error_code = status.code();
     rec.last_error_time = Clock::now();
   }
 }

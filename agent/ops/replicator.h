@@ -60,6 +60,7 @@ struct FsRecord {
   uint64_t last_bytes = 0;
   double last_seconds = 0;
   std::string last_error;
+  ErrorCode last_error_code = ErrorCode::kInternal;
   std::optional<std::chrono::system_clock::time_point> last_error_time;
   std::optional<std::chrono::system_clock::time_point> next_run;  // when scheduled
   int failures_in_a_row = 0;
@@ -286,6 +287,8 @@ class Replicator {
 
   std::mutex mu_;
   std::map<std::string, FsRecord> records_;  // guarded by mu_
+  // guarded by mu_: when status first saw each filesystem's unfinished switch journal
+  std::map<std::string, std::chrono::system_clock::time_point> switch_seen_;
   std::set<std::string> pending_;            // guarded by mu_: for the next sweep
   bool full_sweep_pending_ = false;          // guarded by mu_: the start's sweep failed
 };

@@ -152,7 +152,11 @@ TEST_F(Failover, ForcedTakeoverFencesTheOldMasterAndResyncKeepsItsData) {
   EXPECT_EQ(zget(src_, "zrep:master"), "-");
   EXPECT_EQ(read_file(mnt(src_) + "/diverged.txt"), "written on alpha after it lost contact\n");
   auto st = alpha().cli({"status", src_});
+  EXPECT_EQ(st.exit_code, 4) << "a demoted filesystem needs attention";
   EXPECT_NE(st.out.find("DEMOTED"), std::string::npos) << st.out;
+  auto check = alpha().cli({"check", src_});
+  EXPECT_EQ(check.exit_code, 2) << check.out;
+  EXPECT_EQ(check.out.rfind("ZREP CRITICAL - " + src_ + ": DEMOTED", 0), 0u) << check.out;
   EXPECT_NE(st.out.find("took over at epoch 2"), std::string::npos) << st.out;
   auto stj = alpha().cli_json({"status", src_});
   EXPECT_EQ(stj[0]["role"], "demoted");

@@ -148,6 +148,32 @@ TEST(Config, ScheduleAndFilesystemOverrides) {
   EXPECT_FALSE(parse_size("99999999999T"));
 }
 
+TEST(Config, LagLimitsForStatusAndCheck) {
+  auto c =
+      parse_config(std::string("host = \"a\"\nsync_interval = 60\n") + kTls +
+                       "[[filesystem]]\nname = \"tank/hourly\"\ninterval = 3600\n" +
+                       "[[filesystem]]\nname = \"tank/cron\"\ninterval = 0\n" +
+                       "[[filesystem]]\nname = \"tank/own\"\nwarn_lag = 100\n" + "crit_lag = 50\n",
+                   "l.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  auto limits = [&](const char* fs) {
+    LagLimits l = c->lag_limits_for(fs);
+    return std::pair{l.warn.count(), l.crit.count()};
+  };
+  EXPECT_EQ(limits("tank/other"), (std::pair<int64_t, int64_t>{900, 3600}));  // floors
+  EXPECT_EQ(limits("tank/hourly"), (std::pair<int64_t, int64_t>{3 * 3600, 10 * 3600}));
+  EXPECT_EQ(limits("tank/cron"), (std::pair<int64_t, int64_t>{25 * 3600, 49 * 3600}));
+  EXPECT_EQ(limits("tank/own"), (std::pair<int64_t, int64_t>{100, 100}));  // crit >= warn
+  EXPECT_EQ(c->alerts.max_switch_age.count(), 600);
+  auto g = parse_config("host = \"a\"\nwarn_lag = 7200\nmax_switch_age = 60\n" + kTls, "g.toml");
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_EQ(g->lag_limits_for("tank/x").warn.count(), 7200);
+  EXPECT_EQ(g->lag_limits_for("tank/x").crit.count(), 49 * 3600);
+  EXPECT_EQ(g->alerts.max_switch_age.count(), 60);
+  expect_error("host = \"a\"\n" + kTls + "[[filesystem]]\nname = \"t/x\"\nwarn_lag = 0\n",
+               "warn_lag");
+}
+
 }  // namespace
 }  // namespace zrep
 
