@@ -15,6 +15,7 @@
 
 #include "agent/daemon/control_server.h"
 #include "agent/daemon/scheduler.h"
+#include "agent/daemon/sd_notify.h"
 #include "agent/endpoint/peer_service.h"
 #include "agent/ops/replicator.h"
 #include "agent/rpc/conn_limits.h"
@@ -105,6 +106,9 @@ struct Daemon::State {
   asio::steady_timer crl_timer{io};
   TlsContext::CrlState crl_seen;
   LogThrottle accept_log, refusal_log, handshake_log;
+  // systemd (Type=notify): READY=1 once the sockets are bound; WATCHDOG=1 from this io loop.
+  SystemdNotifier systemd = SystemdNotifier::from_environment();
+  asio::steady_timer watchdog_timer{io};
 
   State(Config c, Zfs z, std::shared_ptr<TlsContext> t)
       : config(std::move(c)), zfs(std::move(z)), tls(std::move(t)) {}
@@ -113,6 +117,11 @@ struct Daemon::State {
 
   // Every kCrlCheckInterval: rereads the CRL and closes the sessions of revoked certificates.
   void watch_crl();
+  // At half the unit's WatchdogSec: tells systemd the io loop still turns. A loop that hangs
+  // (or a deadlock on the io thread) stops the pings, and systemd restarts the service.
+  void feed_watchdog(std::chrono::microseconds period);
+  // SIGINT/SIGTERM: stops accepting, ends every session, lets run() return.
+  void stop(int signo);
   // Accepts peer connections on the io thread and starts each one's handshake on a thread.
   void accept_peers();
   // accept_peers' failure path: logs (throttled), then accepts again, or later when out of
@@ -157,6 +166,28 @@ void Daemon::State::watch_crl() {
     crl_seen = std::move(now);
     watch_crl();
   });
+}
+
+void Daemon::State::feed_watchdog(std::chrono::microseconds period) {
+  systemd.notify("WATCHDOG=1");
+  watchdog_timer.expires_after(period);
+  watchdog_timer.async_wait([this, period](const asio::error_code& ec) {
+    if (!ec) feed_watchdog(period);
+  });
+}
+
+void Daemon::State::stop(int signo) {
+  spdlog::info("signal {}: stopping", signo);
+  systemd.notify("STOPPING=1");
+  asio::error_code ignored;
+  peer_acceptor.close(ignored);
+  accept_retry.cancel();
+  control_retry.cancel();
+  crl_timer.cancel();
+  watchdog_timer.cancel();
+  control_acceptor.close(ignored);
+  links.stop();
+  sessions.stop();
 }
 
 void Daemon::State::accept_peers() {
@@ -374,16 +405,7 @@ Status Daemon::run() {
   State& s = *state_;
   ZREP_RETURN_IF_ERROR(s.bind());
   s.signals.async_wait([&s](const asio::error_code& ec, int signo) {
-    if (ec) return;
-    spdlog::info("signal {}: stopping", signo);
-    asio::error_code ignored;
-    s.peer_acceptor.close(ignored);
-    s.accept_retry.cancel();
-    s.control_retry.cancel();
-    s.crl_timer.cancel();
-    s.control_acceptor.close(ignored);
-    s.links.stop();
-    s.sessions.stop();
+    if (!ec) s.stop(signo);
   });
   if (s.config.listen) s.accept_peers();
   s.accept_control();
@@ -398,6 +420,8 @@ Status Daemon::run() {
   s.links.set_on_up([&s](const std::string& peer) { s.scheduler.peer_answers(peer); });
   s.scheduler.start();
   s.links.start();
+  s.systemd.notify("READY=1\nSTATUS=serving; control on " + s.config.control_socket);
+  if (auto period = s.systemd.watchdog_period()) s.feed_watchdog(*period);
   s.io.run();
   s.scheduler.stop();
   // A link keeper may be in the middle of dialling a peer that does not answer: give it the
