@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package zrep-agent needs to build, test and run.
+# Installs every Debian package zrep-agent needs to build, test, package and run (scdoc makes
+# the man page; systemd-analyze, of systemd, checks the unit in tests/package).
 # Idempotent and quiet when everything is already there. Run as root.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ PKGS=(
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
   zfs-fuse fuse procps coreutils
+  scdoc systemd
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine, as root:
-#   installs dependencies, builds, starts zfs-fuse if needed, runs the unit tests;
+#   installs dependencies, builds, starts zfs-fuse if needed, runs the unit tests and the
+#   package tests (tests/package: the .deb CPack makes, and the bash completion);
 #   the sanitizer builds (deploy/sanitizers.sh): ASan+UBSan unit tests and the zfs-fuse
 #   integration tests with sanitized agents; TSan unit tests (in the background meanwhile);
 #   the fuzz targets for a bounded time each (deploy/fuzz.sh, ZREP_FUZZ_SECONDS, default 20);
@@ -70,6 +71,10 @@ t=$(date +%s)
 echo "== unit tests"
 ctest -L unit --output-on-failure -j "$(nproc)" --timeout 120
 phase "unit tests" "$t"
+t=$(date +%s)
+echo "== package tests (the .deb: its files, Depends, the extracted binary, man page, completion, unit)"
+ctest -L package --output-on-failure
+phase "package tests" "$t"
 if [ "${ZREP_PLAIN_INTEGRATION:-0}" = 1 ]; then
   t=$(date +%s)
   echo "== integration tests, release build (real zfs-fuse, two agents on loopback)"
