@@ -198,6 +198,23 @@ elif grep -q 'zrep-agent' <<<"$verify"; then
   fail "systemd-analyze verify warns about the unit: $verify"
 fi
 
+# A mount the agent makes when it promotes a filesystem must be visible on the host: no option
+# that gives the service a mount namespace of its own (systemd.exec(5): each of these sets one
+# up). And the service is Type=notify with a watchdog and a reload.
+for option in ProtectSystem ProtectHome PrivateTmp PrivateDevices PrivateMounts ReadOnlyPaths \
+  ReadWritePaths InaccessiblePaths ExecPaths NoExecPaths TemporaryFileSystem BindPaths \
+  BindReadOnlyPaths RootDirectory RootImage MountAPIVFS ProtectKernelTunables \
+  ProtectKernelModules ProtectKernelLogs ProtectControlGroups ProtectProc ProcSubset \
+  PrivateUsers ProtectHostname ProtectClock MountFlags; do
+  if grep -Eq "^[[:space:]]*$option=" "$unit"; then
+    fail "the unit sets $option=, which gives the service its own mount namespace: mounts the agent makes would not be visible on the host"
+  fi
+done
+for line in 'Type=notify' 'ExecReload=/bin/kill -HUP $MAINPID' 'NoNewPrivileges=yes'; do
+  grep -qxF "$line" "$unit" || fail "the unit has no '$line'"
+done
+grep -Eq '^WatchdogSec=[1-9]' "$unit" || fail "the unit has no WatchdogSec"
+
 if [ "$failures" -ne 0 ]; then
   echo "package_test: $failures failures" >&2
   exit 1
