@@ -289,6 +289,7 @@ Status parse_connection_limits(const toml::table& root, Config& cfg, std::string
 const std::set<std::string>& top_level_keys() {
   static const std::set<std::string> kKeys = {"host",
                                               "listen",
+                                              "metrics_listen",
                                               "control_socket",
                                               "log_level",
                                               "connect_timeout",
@@ -340,6 +341,13 @@ Status parse_host_keys(const toml::table& root, Config& cfg, std::string_view so
     auto ep = parse_endpoint(**listen);
     if (!ep) return config_error(source_name, "'listen': " + ep.error().message);
     cfg.listen = *ep;
+  }
+  auto metrics = optional_string(root, "metrics_listen", "", source_name);
+  if (!metrics) return metrics.error();
+  if (*metrics) {
+    auto ep = parse_endpoint(**metrics);
+    if (!ep) return config_error(source_name, "'metrics_listen': " + ep.error().message);
+    cfg.metrics_listen = *ep;
   }
   auto sock = optional_string(root, "control_socket", "", source_name);
   if (!sock) return sock.error();

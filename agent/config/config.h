@@ -74,6 +74,8 @@ struct Config {
   std::string source;  // file the config came from, for messages
   std::string host;    // this host's name; must match its certificate
   std::optional<Endpoint> listen;
+  // Prometheus metrics over plain HTTP (GET /metrics), e.g. 127.0.0.1:9811; absent: none.
+  std::optional<Endpoint> metrics_listen;
   std::string control_socket = kDefaultControlSocket;
   std::string ca_file, cert_file, key_file;
   std::string crl_file;  // [tls] crl: optional (crypto/tls.h, TlsFiles::crl_file)

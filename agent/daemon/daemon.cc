@@ -14,15 +14,20 @@
 #include <random>
 
 #include "agent/daemon/control_server.h"
+#include "agent/daemon/metrics_server.h"
+#include "agent/daemon/metrics_text.h"
 #include "agent/daemon/scheduler.h"
 #include "agent/daemon/sd_notify.h"
 #include "agent/endpoint/peer_service.h"
+#include "agent/logic/metric_names.h"
 #include "agent/ops/replicator.h"
 #include "agent/rpc/conn_limits.h"
 #include "agent/rpc/link.h"
 #include "agent/rpc/net.h"
 #include "agent/rpc/session_registry.h"
+#include "common/metrics.h"
 #include "common/unique_fd.h"
+#include "common/unix_time.h"
 
 namespace zrep {
 namespace {
@@ -109,10 +114,16 @@ struct Daemon::State {
   // systemd (Type=notify): READY=1 once the sockets are bound; WATCHDOG=1 from this io loop.
   SystemdNotifier systemd = SystemdNotifier::from_environment();
   asio::steady_timer watchdog_timer{io};
+  // metrics_listen: GET /metrics (agent/daemon/metrics_server.h).
+  MetricsServer metrics_server{io, sessions, [this] { return scrape(); }};
 
   State(Config c, Zfs z, std::shared_ptr<TlsContext> t)
-      : config(std::move(c)), zfs(std::move(z)), tls(std::move(t)) {}
+      : config(std::move(c)), zfs(std::move(z)), tls(std::move(t)) {
+    describe_metrics(metrics::Registry::global());
+  }
 
+  // One scrape of the metrics endpoint (on a session thread: it reads every filesystem).
+  std::string scrape();
   static constexpr std::chrono::seconds kCrlCheckInterval{5};
 
   // Every kCrlCheckInterval: rereads the CRL and closes the sessions of revoked certificates.
@@ -168,6 +179,26 @@ void Daemon::State::watch_crl() {
   });
 }
 
+std::string Daemon::State::scrape() {
+  ScrapeInput in;
+  auto st = replicator.status(control::StatusCommand{});
+  if (st) {
+    in.status = std::move(*st);
+  } else {
+    in.status_ok = false;
+  }
+  for (const auto& name : config.peer_names()) {
+    PeerMetrics p{.name = name, .link_up = std::nullopt, .sessions = peer_sessions->held(name)};
+    if (auto link = links.describe(name)) p.link_up = link->up;
+    in.peers.push_back(std::move(p));
+  }
+  in.now = unix_now();
+  in.version = kAgentVersion;
+  in.zfs_version = zfs.features().version;
+  in.host = config.host;
+  return metrics_text(in, metrics::Registry::global());
+}
+
 void Daemon::State::feed_watchdog(std::chrono::microseconds period) {
   systemd.notify("WATCHDOG=1");
   watchdog_timer.expires_after(period);
@@ -185,6 +216,7 @@ void Daemon::State::stop(int signo) {
   control_retry.cancel();
   crl_timer.cancel();
   watchdog_timer.cancel();
+  metrics_server.stop();
   control_acceptor.close(ignored);
   links.stop();
   sessions.stop();
@@ -245,6 +277,7 @@ void Daemon::State::start_handshake(asio::ip::tcp::socket socket) {
                        ? fmt::format(" ({} more refused since the last message)", suppressed)
                        : "");
     }
+    metrics::Registry::global().add(metric::kHandshakeFailures, {{"reason", "limit"}});
     socket.close(opt_ec);
     return;
   }
@@ -293,6 +326,9 @@ void Daemon::State::serve_peer(UniqueFd conn, const std::string& from,
                   deadline, AcceptLimits{peer_handshakes.get(), peer_sessions.get()});
   slot.reset();  // the handshake is over: its slot is free for the next one
   if (!session) {
+    metrics::Registry::global().add(
+        metric::kHandshakeFailures,
+        {{"reason", std::string(error_code_name(session.error().code))}});
     int suppressed = 0;
     if (handshake_log.allow(&suppressed)) {
       spdlog::warn("peer connection from {} refused: {}{}", from, session.error().message,
@@ -380,6 +416,7 @@ Status Daemon::State::bind() {
                         "cannot listen on " + config.listen->to_string() + ": " + ec.message());
     }
   }
+  if (config.metrics_listen) ZREP_RETURN_IF_ERROR(metrics_server.bind(*config.metrics_listen));
   ZREP_RETURN_IF_ERROR(prepare_control_socket(config.control_socket));
   asio::error_code ec;
   asio::local::stream_protocol::endpoint ep(config.control_socket);
@@ -409,14 +446,18 @@ Status Daemon::run() {
   });
   if (s.config.listen) s.accept_peers();
   s.accept_control();
+  if (s.config.metrics_listen) s.metrics_server.start();
   if (!s.config.crl_file.empty()) {
     s.crl_seen = s.tls->refresh_crl();
     s.watch_crl();
   }
-  spdlog::info("zrep-agent {} on {} ({}): peers on {}, control on {}", kAgentVersion, s.config.host,
-               s.zfs.features().version,
+  spdlog::info("zrep-agent {} on {} ({}): peers on {}, control on {}{}", kAgentVersion,
+               s.config.host, s.zfs.features().version,
                s.config.listen ? s.config.listen->to_string() : std::string("(not listening)"),
-               s.config.control_socket);
+               s.config.control_socket,
+               s.config.metrics_listen
+                   ? ", metrics on http://" + s.config.metrics_listen->to_string() + "/metrics"
+                   : std::string());
   s.links.set_on_up([&s](const std::string& peer) { s.scheduler.peer_answers(peer); });
   s.scheduler.start();
   s.links.start();

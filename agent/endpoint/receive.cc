@@ -10,10 +10,12 @@
 #include "agent/endpoint/endpoint_internal.h"
 #include "agent/endpoint/peer_service.h"
 #include "agent/fault/fault.h"
+#include "agent/logic/metric_names.h"
 #include "agent/logic/records.h"
 #include "agent/logic/zfs_names.h"
 #include "agent/logic/zrep_props.h"
 #include "agent/rpc/net.h"
+#include "common/metrics.h"
 #include "receiver/stream_header.h"
 #include "receiver/stream_receiver.h"
 
@@ -56,6 +58,9 @@ Result<peer::ReceiveReply> PeerService::receive(uint64_t id, const peer::Receive
   if (!spec) return spec.error();
   auto raw_bytes = run_stream(id, a, *spec);
   if (!raw_bytes) return raw_bytes.error();
+  metrics::Registry::global().add(metric::kReceivedBytes,
+                                  {{"fs", dest}, {"peer", session_.peer_name}},
+                                  static_cast<double>(*raw_bytes));
   return finish_receive(a, *raw_bytes);
 }
 

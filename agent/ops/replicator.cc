@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <thread>
 
+#include "agent/logic/metric_names.h"
 #include "agent/logic/records.h"
 #include "agent/logic/retention.h"
 #include "agent/logic/role_switch.h"
 #include "agent/logic/zfs_names.h"
 #include "agent/logic/zrep_props.h"
+#include "common/metrics.h"
 
 namespace zrep {
 namespace {
@@ -73,6 +75,15 @@ std::string Replicator::last_error_of(const std::string& fs) {
 
 void Replicator::record_result(const std::string& fs, const Status& status, uint64_t bytes,
                                double seconds) {
+  auto& m = metrics::Registry::global();
+  if (status) {
+    m.add(metric::kSyncs, {{"fs", fs}});
+    m.add(metric::kSentBytes, {{"fs", fs}}, static_cast<double>(bytes));
+    m.observe(metric::kSyncDuration, {{"fs", fs}}, seconds);
+  } else {
+    m.add(metric::kSyncFailures,
+          {{"fs", fs}, {"reason", std::string(error_code_name(status.code()))}});
+  }
   std::lock_guard lk(mu_);
   FsRecord& rec = records_[fs];
   if (status) {

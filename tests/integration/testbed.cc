@@ -459,10 +459,11 @@ void TwoHosts::restart_alpha(const AgentSpec& spec) {
   alpha_->start();
 }
 
-void TwoHosts::restart_beta(const AgentSpec& spec) {
+void TwoHosts::restart_beta(const AgentSpec& spec, std::vector<std::string> env) {
   beta_->stop();
   beta_spec = spec;
   beta_ = std::make_unique<Agent>(dir_->path(), spec);
+  beta_->set_env(std::move(env));
   beta_->start();
 }
 

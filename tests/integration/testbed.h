@@ -154,8 +154,8 @@ class TwoHosts {
   Agent& alpha() { return *alpha_; }
   Agent& beta() { return *beta_; }
   AgentSpec alpha_spec, beta_spec;
-  // Restarts beta with another spec (e.g. another certificate).
-  void restart_beta(const AgentSpec& spec);
+  // Restarts beta with another spec (e.g. another certificate), and `env` (Agent::set_env).
+  void restart_beta(const AgentSpec& spec, std::vector<std::string> env = {});
   void restart_alpha(const AgentSpec& spec);
 
  private:
