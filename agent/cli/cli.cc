@@ -86,6 +86,7 @@ int run_cli(int argc, char** argv) {
   cli::add_status_commands(app, g, rc);
   cli::add_maintenance_commands(app, g, rc);
   cli::add_failover_commands(app, g, rc);
+  cli::add_doctor_commands(app, g, rc);
   cli::add_pki_commands(app, rc);
   try {
     app.parse(argc, argv);

@@ -74,34 +74,36 @@ int print_result(const GlobalOptions& g, const control::Result& result) {
 
 }  // namespace
 
-int call_daemon(const GlobalOptions& g, control::Request req) {
+DaemonAnswer ask_daemon(const GlobalOptions& g, control::Request req) {
   ::signal(SIGPIPE, SIG_IGN);
   auto socket_path = control_socket_path(g);
-  if (!socket_path) return fail(socket_path.error().message, kExitUsage);
+  if (!socket_path) return {kExitUsage, socket_path.error().message, {}};
   const std::string& path = *socket_path;
   auto fd = unix_connect(path);
   if (!fd) {
     if (fd.error().code == ErrorCode::kUnavailable) {
-      return fail("the zrep-agent daemon is not running (nothing listens on " + path +
-                      "). Start it with 'systemctl start zrep-agent' or 'zrep-agent serve "
-                      "--config " +
-                      g.config_path + "'",
-                  kExitNoDaemon);
+      return {kExitNoDaemon,
+              "the zrep-agent daemon is not running (nothing listens on " + path +
+                  "). Start it with 'systemctl start zrep-agent' or 'zrep-agent serve --config " +
+                  g.config_path + "'",
+              {}};
     }
-    return fail("cannot reach the daemon at " + path + ": " + fd.error().message +
-                (fd.error().code == ErrorCode::kPermissionDenied ? " (run as root)" : ""));
+    return {kExitFailed,
+            "cannot reach the daemon at " + path + ": " + fd.error().message +
+                (fd.error().code == ErrorCode::kPermissionDenied ? " (run as root)" : ""),
+            {}};
   }
   FdStream stream(*fd);
   FrameChannel channel(stream);
   req.set_protocol_version(control::VERSION_CURRENT);
-  if (Status s = send_message(channel, req); !s) return fail(s.message());
+  if (Status s = send_message(channel, req); !s) return {kExitFailed, s.message(), {}};
   const bool show_progress = !g.json && ::isatty(STDERR_FILENO);
   bool progress_shown = false;
   for (;;) {
     control::Reply reply;
     // Long transfers send progress at least every second; a day of silence is a hung daemon.
     if (Status s = receive_message(channel, reply, std::chrono::hours(24)); !s) {
-      return fail("lost the daemon's answer: " + s.message());
+      return {kExitFailed, "lost the daemon's answer: " + s.message(), {}};
     }
     if (reply.has_progress()) {
       if (show_progress) {
@@ -111,8 +113,14 @@ int call_daemon(const GlobalOptions& g, control::Request req) {
       continue;
     }
     if (progress_shown) std::cerr << "\r\033[K" << std::flush;
-    return print_result(g, reply.result());
+    return {0, {}, std::move(*reply.mutable_result())};
   }
+}
+
+int call_daemon(const GlobalOptions& g, control::Request req) {
+  DaemonAnswer answer = ask_daemon(g, std::move(req));
+  if (answer.exit_code != 0) return fail(answer.error, answer.exit_code);
+  return print_result(g, answer.result);
 }
 
 }  // namespace zrep::cli

@@ -23,6 +23,16 @@ struct GlobalOptions {
 // Prints "zrep-agent: MESSAGE" to stderr and returns `code`.
 int fail(const std::string& message, int code = kExitFailed);
 
+// Sends one request to the daemon and waits for its Result (showing progress on a terminal).
+// exit_code is not 0 when the daemon could not be asked (kExitNoDaemon: nothing listens), with
+// the error for a person.
+struct DaemonAnswer {
+  int exit_code = 0;
+  std::string error;
+  control::Result result;
+};
+DaemonAnswer ask_daemon(const GlobalOptions& g, control::Request req);
+
 // Sends one request to the daemon and prints its result (agent/cli/render.h: text, or JSON
 // with --json); returns the exit code.
 int call_daemon(const GlobalOptions& g, control::Request req);
@@ -35,6 +45,7 @@ void add_maintenance_commands(CLI::App& app, const GlobalOptions& g, int& rc);  
                                                                                 // changedest, clear
 void add_failover_commands(CLI::App& app, const GlobalOptions& g, int& rc);     // failover,
                                                                                 // takeover, resync
-void add_pki_commands(CLI::App& app, int& rc);  // pki init|issue|revoke
+void add_pki_commands(CLI::App& app, int& rc);                             // pki init|issue|revoke
+void add_doctor_commands(CLI::App& app, const GlobalOptions& g, int& rc);  // peers
 
 }  // namespace zrep::cli

@@ -25,4 +25,9 @@ std::string render_text(const control::Result& result, int64_t now);
 // A successful result as --json prints it; null when it carries no value.
 nlohmann::json render_json(const control::Result& result);
 
+// peers (render_doctor.cc).
+std::string peers_text(const control::PeersResult& peers, int64_t now);
+nlohmann::json peers_json(const control::PeersResult& peers);
+nlohmann::json link_json(const control::LinkView& link);  // as status shows it
+
 }  // namespace zrep
