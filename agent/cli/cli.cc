@@ -40,6 +40,7 @@ int serve(const GlobalOptions& g) {
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   set_log_format(*spdlog::default_logger(), config->host, journal);
   ::signal(SIGPIPE, SIG_IGN);
+  log_offline_checks(*config);  // says what is wrong; refusing is left to the steps below
   auto zfs = Zfs::probe();
   if (!zfs) return fail(zfs.error().message);
   auto tls =

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "agent/config/config.h"
 #include "proto/control.pb.h"
 
 namespace zrep::cli {
@@ -46,6 +47,9 @@ void add_maintenance_commands(CLI::App& app, const GlobalOptions& g, int& rc);  
 void add_failover_commands(CLI::App& app, const GlobalOptions& g, int& rc);     // failover,
                                                                                 // takeover, resync
 void add_pki_commands(CLI::App& app, int& rc);                             // pki init|issue|revoke
-void add_doctor_commands(CLI::App& app, const GlobalOptions& g, int& rc);  // peers
+void add_doctor_commands(CLI::App& app, const GlobalOptions& g, int& rc);  // doctor, peers
+
+// serve: runs doctor's offline checks and logs each WARN and FAIL (cli_doctor.cc).
+void log_offline_checks(const Config& config);
 
 }  // namespace zrep::cli

@@ -1,4 +1,4 @@
-// Text and JSON of `peers` (render.h).
+// Text and JSON of `peers` and `doctor` (render.h).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +12,17 @@ namespace {
 using nlohmann::json;
 
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
+
+const char* level_name(control::Check::Level level) {
+  switch (level) {
+    case control::Check::LEVEL_OK:
+      return "ok";
+    case control::Check::LEVEL_WARN:
+      return "warn";
+    default:
+      return "fail";
+  }
+}
 
 // Left-aligned columns wide enough for every cell (as render.cc's tables).
 std::string columns(const std::vector<std::vector<std::string>>& rows) {
@@ -102,6 +113,31 @@ json peers_json(const control::PeersResult& peers) {
       dests.push_back(de);
     }
     e["destinations"] = dests;
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::string doctor_text(const control::DoctorResult& result) {
+  std::string out;
+  for (const auto& c : result.checks()) {
+    const char* label = c.level() == control::Check::LEVEL_OK     ? "OK"
+                        : c.level() == control::Check::LEVEL_WARN ? "WARN"
+                                                                  : "FAIL";
+    out += fmt::format("{:<4} {}: {}", label, c.name(), c.detail());
+    if (c.level() != control::Check::LEVEL_OK && !c.what_to_do().empty()) {
+      out += " \u2014 " + c.what_to_do();
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+json doctor_json(const control::DoctorResult& result) {
+  json out = json::array();
+  for (const auto& c : result.checks()) {
+    json e{{"name", c.name()}, {"level", level_name(c.level())}, {"detail", c.detail()}};
+    if (!c.what_to_do().empty()) e["what_to_do"] = c.what_to_do();
     out.push_back(e);
   }
   return out;
