@@ -124,5 +124,29 @@ TEST_F(Peers, EachAgentShowsTheOtherReachableWithItsVersionAndZfsDialect) {
   EXPECT_TRUE(down[0].contains("last_contact")) << "the last contact is remembered";
 }
 
+TEST_F(Peers, APeerWithoutAnAddressIsReachedOverTheLinkItKeepsOpen) {
+  // alpha listens and has no address for beta; beta has no port and dials alpha.
+  AgentSpec a = hosts_->alpha_spec, b = hosts_->beta_spec;
+  a.peer_port = 0;
+  b.port = 0;
+  a.extra_config += "heartbeat_interval = 1\n";
+  b.extra_config += "heartbeat_interval = 1\n";
+  hosts_->restart_alpha(a);
+  hosts_->restart_beta(b);
+  nlohmann::json j;
+  EXPECT_TRUE(eventually([&] {
+    j = alpha().cli_json({"peers"});
+    return j.size() == 1 && j[0].value("reachable", false);
+  })) << j.dump();
+  EXPECT_EQ(j[0].at("address"), "") << j.dump();
+  EXPECT_EQ(j[0].at("link").at("direction"), "listens") << j.dump();
+  EXPECT_EQ(j[0].at("link").at("state"), "up") << j.dump();
+  EXPECT_EQ(j[0].at("agent_version"), kAgentVersion) << j.dump();
+  EXPECT_TRUE(has(alpha().cli({"peers"}).out, "(reached over its link)"));
+  auto theirs = beta().cli_json({"peers"});
+  EXPECT_EQ(theirs[0].at("reachable"), true) << theirs.dump();
+  EXPECT_EQ(theirs[0].at("link").at("direction"), "dials") << theirs.dump();
+}
+
 }  // namespace
 }  // namespace zrep::testbed
