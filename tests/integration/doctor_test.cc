@@ -92,6 +92,30 @@ TEST_F(Doctor, OnlineFailsForADestinationThePeerDoesNotAllow) {
   EXPECT_TRUE(has(bad.out, "add \"" + dst_ + "\" (or a parent) to datasets = [...]")) << bad.out;
 }
 
+// Without agents or pools: what doctor --offline says of a config that does not load, and of a
+// host whose certificate names another host.
+TEST(DoctorOffline, ABrokenConfigAndACertificateOfAnotherHostFail) {
+  TempDir dir("zrep-doctor-");
+  const std::string pki = dir.path() + "/pki", config = dir.path() + "/h.toml";
+  write_file(config, "host = \"h2\"\nlisten = \n");
+  auto broken = run({ZREP_AGENT_BINARY, "--config", config, "doctor", "--offline"});
+  EXPECT_EQ(broken.exit_code, 1) << broken.out << broken.err;
+  EXPECT_TRUE(has(broken.out, "FAIL config: ")) << broken.out;
+
+  must({ZREP_AGENT_BINARY, "pki", "init", pki});
+  must({ZREP_AGENT_BINARY, "pki", "issue", pki, "h1"});
+  write_file(config, "host = \"h2\"\nlisten = \"127.0.0.1:1\"\ncontrol_socket = \"" + dir.path() +
+                         "/h.sock\"\n[tls]\nca = \"" + pki + "/ca.crt\"\ncert = \"" + pki +
+                         "/h1.crt\"\nkey = \"" + pki + "/h1.key\"\n");
+  auto other = run({ZREP_AGENT_BINARY, "--config", config, "doctor", "--offline"});
+  EXPECT_EQ(other.exit_code, 1) << other.out << other.err;
+  EXPECT_TRUE(
+      has(other.out, "FAIL certificate name: " + pki + "/h1.crt names h1, not this host 'h2'"))
+      << other.out;
+  EXPECT_TRUE(has(other.out, "OK   certificate chain: ")) << other.out;
+  EXPECT_TRUE(has(other.out, "FAIL CA key: " + pki + "/ca.key is beside")) << other.out;
+}
+
 class Peers : public PairTest {};
 
 TEST_F(Peers, EachAgentShowsTheOtherReachableWithItsVersionAndZfsDialect) {
