@@ -2,13 +2,16 @@
 // (its Hello: version, ZFS, clock) and, for each pairing this host masters to it, whether its
 // allowance for this host covers the destination.
 #include <algorithm>
+#include <future>
 #include <limits>
+#include <system_error>
 
 #include "agent/logic/zrep_props.h"
 #include "agent/ops/replicator.h"
 #include "agent/ops/replicator_internal.h"
 #include "common/sanitize.h"
 #include "common/unix_time.h"
+#include "crypto/tls.h"
 
 namespace zrep {
 namespace {
@@ -80,8 +83,22 @@ control::PeerView Replicator::peer_view(const PeerConfig& peer,
 Result<control::PeersResult> Replicator::peers(const control::PeersCommand& /*cmd*/) {
   auto managed = managed_filesystems({});
   if (!managed) return managed.error();
+  // Each peer on a thread of its own: a dead one's connect timeout delays only its own answer.
+  std::vector<std::future<control::PeerView>> views;
+  for (const PeerConfig& peer : config_.peers) {
+    auto view = [this, &peer, &managed](bool own_thread) {
+      control::PeerView v = peer_view(peer, *managed);
+      if (own_thread) release_thread_tls_state();  // its session is closed
+      return v;
+    };
+    try {
+      views.push_back(std::async(std::launch::async, view, true));
+    } catch (const std::system_error&) {  // out of threads: on this one, when its turn comes
+      views.push_back(std::async(std::launch::deferred, view, false));
+    }
+  }
   control::PeersResult out;
-  for (const PeerConfig& peer : config_.peers) *out.add_peers() = peer_view(peer, *managed);
+  for (auto& v : views) *out.add_peers() = v.get();
   return out;
 }
 
