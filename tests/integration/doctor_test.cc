@@ -19,10 +19,11 @@ class Doctor : public PairTest {
  protected:
   // Restarts alpha with its key, certificate and ca.crt in a directory of their own, as a host
   // is set up (the testbed's PKI directory holds the CA key beside every host key).
-  void give_alpha_its_own_pki() {
+  void give_alpha_its_own_pki(const std::string& extra_config = "") {
     own_dir_ = hosts_->work() + "/alpha-pki";
     must({"mkdir", "-m", "0700", own_dir_});
     AgentSpec spec = hosts_->alpha_spec;
+    spec.extra_config += extra_config;
     for (std::string* file : {&spec.ca, &spec.cert, &spec.key}) {
       std::string to = own_dir_ + "/" + file->substr(file->rfind('/') + 1);
       must({"cp", "-p", *file, to});
@@ -70,6 +71,18 @@ TEST_F(Doctor, OfflineFailsAKeyOthersMayReadAndACaKeyBesideTheHostKey) {
   EXPECT_EQ(ca.exit_code, 1) << ca.out << ca.err;
   EXPECT_TRUE(has(ca.out, "FAIL CA key: " + own_dir_ + "/ca.key is beside this host's key"))
       << ca.out;
+}
+
+TEST_F(Doctor, OfflineFailsAMissingFilesystemAndOneBelowMinFree) {
+  const std::string missing = hosts_->src_pool() + "/missing";
+  give_alpha_its_own_pki("min_free = \"100T\"\n[[filesystem]]\nname = \"" + src_ +
+                         "\"\n[[filesystem]]\nname = \"" + missing + "\"\n");
+  auto r = alpha().cli({"doctor", "--offline"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(has(r.out, "OK   filesystem " + src_ + ": exists")) << r.out;
+  EXPECT_TRUE(has(r.out, "FAIL filesystem " + missing + ": ")) << r.out;
+  EXPECT_TRUE(has(r.out, "FAIL min_free " + src_ + ": only ")) << r.out;
+  EXPECT_TRUE(has(r.out, "below min_free (109951162777600)")) << r.out;
 }
 
 TEST_F(Doctor, OnlineFailsForADestinationThePeerDoesNotAllow) {
