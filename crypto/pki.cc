@@ -170,7 +170,7 @@ struct Ca {
 };
 
 Result<Ca> load_ca(const std::string& dir) {
-  const std::string ca_key_path = dir + "/ca.key";
+  const std::string ca_key_path = dir + "/" + kCaKeyFile;
   const std::string ca_cert_path = dir + "/ca.crt";
   if (::access(ca_key_path.c_str(), F_OK) != 0 || ::access(ca_cert_path.c_str(), F_OK) != 0) {
     return make_error(ErrorCode::kNotFound,
@@ -254,7 +254,7 @@ Result<X509CrlPtr> make_crl(const Ca& ca, const std::vector<std::pair<BignumPtr,
 Status pki_init(const std::string& dir, int valid_days) {
   ZREP_RETURN_IF_ERROR(check_valid_days(valid_days));
   ZREP_RETURN_IF_ERROR(ensure_directory(dir));
-  const std::string key_path = dir + "/ca.key";
+  const std::string key_path = dir + "/" + kCaKeyFile;
   const std::string cert_path = dir + "/ca.crt";
   // Check both first so that a refusal leaves nothing half made.
   ZREP_RETURN_IF_ERROR(refuse_existing(key_path));
@@ -371,13 +371,58 @@ Result<std::vector<std::string>> certificate_names(const std::string& cert_file)
 }
 
 Result<int64_t> certificate_not_after(const std::string& cert_file) {
-  auto cert = load_certificate(cert_file, "certificate");
-  if (!cert) return cert.error();
-  std::tm when{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert->get()), &when) != 1) {
-    return make_error(ErrorCode::kInvalidArgument, cert_file + ": unreadable expiry date");
+  auto expiry = certificate_expiry(cert_file);  // the file's first certificate: this host's
+  if (!expiry) return expiry.error();
+  if (expiry->empty() || expiry->front().not_after == 0) {
+    return make_error(ErrorCode::kInvalidArgument, cert_file + ": no readable expiry date");
   }
-  return static_cast<int64_t>(timegm(&when));
+  return expiry->front().not_after;
+}
+
+namespace {
+
+// An ASN1 time as unix seconds (0 when it cannot be read).
+int64_t unix_seconds(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+std::string name_text(const X509_NAME* name) {
+  char buf[256];
+  X509_NAME_oneline(name, buf, sizeof buf);
+  return buf;
+}
+
+}  // namespace
+
+Result<std::vector<Expiry>> certificate_expiry(const std::string& pem_file) {
+  auto certs = load_certificates(pem_file, "certificate");
+  if (!certs) return certs.error();
+  std::vector<Expiry> out;
+  for (const X509Ptr& c : *certs) {
+    out.push_back(
+        {name_text(X509_get_subject_name(c.get())), unix_seconds(X509_get0_notAfter(c.get()))});
+  }
+  return out;
+}
+
+Result<std::vector<Expiry>> crl_expiry(const std::string& crl_file) {
+  std::FILE* f = std::fopen(crl_file.c_str(), "re");
+  if (f == nullptr) return file_error(errno, "cannot open CRL file", crl_file);
+  std::vector<Expiry> out;
+  while (X509_CRL* crl = PEM_read_X509_CRL(f, nullptr, nullptr, nullptr)) {
+    out.push_back({"CRL of " + name_text(X509_CRL_get_issuer(crl)),
+                   unix_seconds(X509_CRL_get0_nextUpdate(crl))});
+    X509_CRL_free(crl);
+  }
+  std::fclose(f);
+  openssl_errors();  // the end-of-file "no start line"
+  if (out.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "CRL file " + crl_file + " holds no CRL (-----BEGIN X509 CRL-----)");
+  }
+  return out;
 }
 
 }  // namespace zrep

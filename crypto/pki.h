@@ -6,12 +6,16 @@
 //   DIR/crl.pem                     pki_revoke (the revoked certificates, for [tls] crl)
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 
 namespace zrep {
+
+// The CA key pki_init writes, in the PKI directory: never on a host beside its own key.
+inline constexpr const char* kCaKeyFile = "ca.key";
 
 // Makes DIR (0700) if needed and a new CA in it. Refuses (kAlreadyExists) to overwrite an
 // existing ca.key or ca.crt.
@@ -38,5 +42,14 @@ Result<std::vector<std::string>> certificate_names(const std::string& cert_file)
 
 // When a certificate file's certificate expires (its notAfter), as a unix time.
 Result<int64_t> certificate_not_after(const std::string& cert_file);
+
+// When what a PEM file holds stops being valid (unix seconds), for `doctor`: each certificate's
+// notAfter with its subject, and each CRL's nextUpdate (0 for a CRL without one).
+struct Expiry {
+  std::string what;  // the certificate's subject, or "CRL of ISSUER"
+  int64_t not_after = 0;
+};
+Result<std::vector<Expiry>> certificate_expiry(const std::string& pem_file);
+Result<std::vector<Expiry>> crl_expiry(const std::string& crl_file);
 
 }  // namespace zrep

@@ -40,6 +40,7 @@ int serve(const GlobalOptions& g) {
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   set_log_format(*spdlog::default_logger(), config->host, journal);
   ::signal(SIGPIPE, SIG_IGN);
+  log_offline_checks(*config);  // says what is wrong; refusing is left to the steps below
   auto zfs = Zfs::probe();
   if (!zfs) return fail(zfs.error().message);
   auto tls =
@@ -86,6 +87,7 @@ int run_cli(int argc, char** argv) {
   cli::add_status_commands(app, g, rc);
   cli::add_maintenance_commands(app, g, rc);
   cli::add_failover_commands(app, g, rc);
+  cli::add_doctor_commands(app, g, rc);
   cli::add_pki_commands(app, rc);
   try {
     app.parse(argc, argv);

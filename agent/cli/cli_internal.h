@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/config/config.h"
 #include "proto/control.pb.h"
 
 namespace zrep::cli {
@@ -47,6 +48,10 @@ void add_maintenance_commands(CLI::App& app, const GlobalOptions& g, int& rc);  
                                                                                 // changedest, clear
 void add_failover_commands(CLI::App& app, const GlobalOptions& g, int& rc);     // failover,
                                                                                 // takeover, resync
-void add_pki_commands(CLI::App& app, int& rc);  // pki init|issue|revoke
+void add_pki_commands(CLI::App& app, int& rc);                             // pki init|issue|revoke
+void add_doctor_commands(CLI::App& app, const GlobalOptions& g, int& rc);  // doctor, peers
+
+// serve: runs doctor's offline checks and logs each WARN and FAIL (cli_doctor.cc).
+void log_offline_checks(const Config& config);
 
 }  // namespace zrep::cli

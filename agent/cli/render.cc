@@ -248,6 +248,8 @@ std::string render_text(const control::Result& result, int64_t now) {
       return takeover_text(result.takeover());
     case R::kResync:
       return resync_text(result.resync());
+    case R::kPeers:
+      return peers_text(result.peers(), now);
     case R::VALUE_NOT_SET:
       break;
   }

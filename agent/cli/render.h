@@ -25,4 +25,13 @@ std::string render_text(const control::Result& result, int64_t now);
 // A successful result as --json prints it; null when it carries no value.
 nlohmann::json render_json(const control::Result& result);
 
+// peers and doctor (render_doctor.cc). doctor's text: one line per check, "OK   name: detail",
+// "WARN name: detail — what to do", "FAIL ..."; its JSON an array of {name, level, detail,
+// what_to_do}.
+std::string peers_text(const control::PeersResult& peers, int64_t now);
+nlohmann::json peers_json(const control::PeersResult& peers);
+std::string doctor_text(const control::DoctorResult& result);
+nlohmann::json doctor_json(const control::DoctorResult& result);
+nlohmann::json link_json(const control::LinkView& link);  // as status shows it
+
 }  // namespace zrep

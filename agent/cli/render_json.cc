@@ -52,15 +52,6 @@ json transfers_json(const control::Transfers& r) {
   return out;
 }
 
-json link_json(const control::LinkView& l) {
-  json out{{"direction", l.direction()}, {"state", l.state()}};
-  if (l.has_up_since()) out["up_since"] = l.up_since();
-  if (l.has_down_since()) out["down_since"] = l.down_since();
-  if (l.has_last_heard()) out["last_heard"] = l.last_heard();
-  if (l.has_error()) out["error"] = l.error();
-  return out;
-}
-
 json status_json(const control::FsStatus& r) {
   json e{{"fs", r.fs()},
          {"role", r.role()},
@@ -161,6 +152,15 @@ json clear_json(const control::ClearResult& r) {
 
 }  // namespace
 
+nlohmann::json link_json(const control::LinkView& l) {
+  json out{{"direction", l.direction()}, {"state", l.state()}};
+  if (l.has_up_since()) out["up_since"] = l.up_since();
+  if (l.has_down_since()) out["down_since"] = l.down_since();
+  if (l.has_last_heard()) out["last_heard"] = l.last_heard();
+  if (l.has_error()) out["error"] = l.error();
+  return out;
+}
+
 nlohmann::json render_json(const control::Result& result) {
   using R = control::Result;
   switch (result.value_case()) {
@@ -209,6 +209,8 @@ nlohmann::json render_json(const control::Result& result) {
                   {"master_fs", r.master_fs()},
                   {"fenced", r.fenced()}};
     }
+    case R::kPeers:
+      return peers_json(result.peers());
     case R::VALUE_NOT_SET:
       break;
   }

@@ -90,6 +90,8 @@ Result<control::Result> dispatch(const control::Request& req, Replicator& replic
       return run_takeover(req.takeover(), replicator, progress);
     case control::Request::kResync:
       return answer(replicator.resync(req.resync()), &R::mutable_resync);
+    case control::Request::kPeers:
+      return answer(replicator.peers(req.peers()), &R::mutable_peers);
     default:
       return make_error(ErrorCode::kProtocol, "unknown control command");
   }

@@ -10,6 +10,7 @@
 #include "agent/logic/zfs_names.h"
 #include "agent/logic/zrep_props.h"
 #include "agent/ops/replicator.h"
+#include "agent/ops/replicator_internal.h"
 #include "agent/roles/retention_step.h"
 #include "agent/rpc/wire.h"
 #include "common/unix_time.h"
@@ -54,6 +55,8 @@ void add_record(control::FsStatus& e, const FsRecord& r) {
   }
 }
 
+}  // namespace
+
 control::LinkView link_view(const LinkReport& l) {
   control::LinkView v;
   v.set_direction(l.dialled ? "dials" : "listens");
@@ -64,8 +67,6 @@ control::LinkView link_view(const LinkReport& l) {
   if (!l.up && !l.last_error.empty()) v.set_error(l.last_error);
   return v;
 }
-
-}  // namespace
 
 Result<control::Expired> Replicator::expire_one(const std::string& fs, PeerClient* peer,
                                                 uint64_t keep_guid) {

@@ -8,6 +8,7 @@
 #include "agent/logic/zrep_props.h"
 #include "agent/ops/replicator.h"
 #include "agent/rpc/wire.h"
+#include "common/unix_time.h"
 
 namespace zrep {
 
@@ -63,6 +64,10 @@ Result<std::unique_ptr<PeerClient>> Replicator::connect(const std::string& peer_
           ? links_->request_session(peer_name)
           : dial_peer(config_, tls_, *peer, make_hello(config_, zfs_.features(), instance_id_));
   if (!session) return session.error();
+  {
+    std::lock_guard lk(mu_);
+    last_contact_[peer_name] = unix_now();
+  }
   return std::make_unique<PeerClient>(std::move(*session), config_.io_timeout, sessions_);
 }
 

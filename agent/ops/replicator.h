@@ -3,9 +3,9 @@
 // operations on one filesystem from interleaving in this daemon.
 //
 // One class, its definitions in agent/ops/ by concern: replicator.cc (locks, records, managed
-// filesystems, pairing properties), peers.cc, transfer.cc (one snapshot to a peer), sync.cc,
-// init.cc, recursive.cc, admin.cc (expire, changedest, clear, list, status), failover.cc,
-// takeover.cc, resync.cc, recovery.cc (sweep) and fencing.cc.
+// filesystems, pairing properties), peers.cc, peer_report.cc (the peers command), transfer.cc
+// (one snapshot to a peer), sync.cc, init.cc, recursive.cc, admin.cc (expire, changedest,
+// clear, list, status), failover.cc, takeover.cc, resync.cc, recovery.cc (sweep) and fencing.cc.
 #pragma once
 
 #include <chrono>
@@ -82,6 +82,10 @@ class Replicator {
   Result<control::ExpireResult> expire(const control::ExpireCommand& cmd);
   Result<control::ClearResult> clear(const control::ClearCommand& cmd);
   Result<control::ChangeDestResult> changedest(const control::ChangeDestCommand& cmd);
+  // Each configured peer: its link, a session opened now (version, ZFS, clock), and whether it
+  // lets this host touch the destinations of the pairings this host masters to it
+  // (agent/ops/peer_report.cc).
+  Result<control::PeersResult> peers(const control::PeersCommand& cmd);
   // Failover, takeover and resync (agent/ops/failover.cc on agent/roles/switch_steps.h; the
   // state machine is agent/FAILOVER.md).
   Result<control::FailoverResult> failover(const control::FailoverCommand& cmd,
@@ -195,6 +199,9 @@ class Replicator {
   bool sweep_one(const std::string& fs, const props::PropMap& p, bool check_peer);
   bool fence_if_taken_over(const std::string& fs, const props::PropMap& p);
   Result<std::unique_ptr<PeerClient>> connect(const std::string& peer_name);
+  // peers' answer for one peer; `managed` are this host's zrep filesystems.
+  control::PeerView peer_view(const PeerConfig& peer,
+                              const std::map<std::string, props::PropMap>& managed);
   // With `given_snapshot` (a recursive snapshot the caller made), sends that one. One transfer,
   // or for a recursive pairing's root one per member.
   Result<control::Transfers> sync_one(const std::string& fs, const ProgressSink& progress,
@@ -289,8 +296,9 @@ class Replicator {
   std::map<std::string, FsRecord> records_;  // guarded by mu_
   // guarded by mu_: when status first saw each filesystem's unfinished switch journal
   std::map<std::string, std::chrono::system_clock::time_point> switch_seen_;
-  std::set<std::string> pending_;            // guarded by mu_: for the next sweep
-  bool full_sweep_pending_ = false;          // guarded by mu_: the start's sweep failed
+  std::set<std::string> pending_;                // guarded by mu_: for the next sweep
+  bool full_sweep_pending_ = false;              // guarded by mu_: the start's sweep failed
+  std::map<std::string, int64_t> last_contact_;  // guarded by mu_: peer -> its last session
 };
 
 }  // namespace zrep

@@ -7,6 +7,7 @@
 
 #include "agent/rpc/net.h"
 #include "common/sanitize.h"
+#include "common/unix_time.h"
 
 namespace zrep {
 namespace {
@@ -49,6 +50,7 @@ peer::Hello make_hello(const Config& config, const ZfsFeatures& features,
   h.set_agent_version(kAgentVersion);
   h.set_instance_id(instance_id);
   h.set_heartbeat_seconds(static_cast<uint32_t>(config.heartbeat_interval.count()));
+  h.set_unix_time(static_cast<uint64_t>(std::max<int64_t>(unix_now(), 0)));
   auto* z = h.mutable_zfs();
   z->set_dialect(features.dialect == ZfsFeatures::Dialect::kOpenZfs ? "openzfs" : "legacy");
   z->set_version(features.version);
