@@ -56,7 +56,9 @@ for path in \
   ./usr/share/doc/zrep-agent/SECURITY.md \
   ./usr/share/doc/zrep-agent/ARCHITECTURE.md \
   ./usr/share/doc/zrep-agent/FAILOVER.md \
-  ./usr/share/doc/zrep-agent/examples/zrep-agent.toml.example; do
+  ./usr/share/doc/zrep-agent/examples/zrep-agent.toml.example \
+  ./usr/share/doc/zrep-agent/examples/grafana-dashboard.json \
+  ./usr/share/doc/zrep-agent/examples/prometheus-alerts.yml; do
   grep -qxF "$path" "$tmp/files" || fail "the package has no $path"
 done
 if grep -q 'zrep-agent-test' "$tmp/files"; then
@@ -148,10 +150,21 @@ sed -e "s#/etc/zrep-agent/pki/#$pki/#g" \
   -e "s#/run/zrep-agent/zrep-agent.sock#$tmp/zrep-agent.sock#" \
   "$tmp/root/usr/share/doc/zrep-agent/examples/zrep-agent.toml.example" >"$config"
 grep -q "$pki/ca.crt" "$config" || fail "the example config names no /etc/zrep-agent/pki/ca.crt to point at the test's CA"
-# ---- doctor --offline: TO BE ADDED when `doctor` lands (written on another branch). ----
-# It is to run here, against the generated config, and fail the test on a non-zero exit:
-#   "$bin" doctor --offline --config "$config" || fail "doctor --offline failed on the example config"
-# ---- end of the doctor spot ----
+# doctor --offline, the installed binary against that config: it passes what is right (config,
+# certificate, chain, key mode) and fails, with what to do, what is not: the CA key beside the
+# host key (pki init and issue wrote them into one directory) and the example's [[filesystem]],
+# which does not exist here. Both put right, it passes.
+if doctor=$("$bin" doctor --offline --config "$config" 2>&1); then
+  fail "doctor --offline passed a config whose CA key lies beside the host key: $doctor"
+fi
+for line in 'OK   config:' 'OK   certificate name:' 'OK   certificate chain:' 'OK   key file mode:' \
+  'FAIL CA key:' 'FAIL filesystem tank/data:'; do
+  grep -qF "$line" <<<"$doctor" || fail "doctor --offline printed no '$line': $doctor"
+done
+mkdir "$tmp/ca-offline" && mv "$pki/ca.key" "$tmp/ca-offline/"
+sed -i '/^\[\[filesystem\]\]/,$d' "$config"
+doctor=$("$bin" doctor --offline --config "$config" 2>&1) ||
+  fail "doctor --offline failed on a config with nothing wrong: $doctor"
 
 # The man page: gzip'd roff, a section 8 page, and every command `--help` lists is in it.
 man=$tmp/root/usr/share/man/man8/zrep-agent.8.gz
@@ -190,7 +203,9 @@ exec_start=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit")
 [ "$exec_start" = /usr/sbin/zrep-agent ] || fail "the unit's ExecStart runs '$exec_start', not /usr/sbin/zrep-agent"
 [ -x "$tmp/root$exec_start" ] || fail "the unit's ExecStart $exec_start is not in the package"
 mkdir "$tmp/unit"
-sed "s#^ExecStart=/usr/sbin/zrep-agent#ExecStart=$tmp/root/usr/sbin/zrep-agent#" "$unit" >"$tmp/unit/zrep-agent.service"
+sed -e "s#^ExecStart=/usr/sbin/zrep-agent#ExecStart=$tmp/root/usr/sbin/zrep-agent#" \
+  -e "s#^ExecStartPre=-/usr/sbin/zrep-agent#ExecStartPre=-$tmp/root/usr/sbin/zrep-agent#" \
+  "$unit" >"$tmp/unit/zrep-agent.service"
 if ! verify=$(MANPATH=$tmp/root/usr/share/man SYSTEMD_LOG_LEVEL=notice \
   systemd-analyze verify "$tmp/unit/zrep-agent.service" 2>&1); then
   fail "systemd-analyze verify of the unit failed: $verify"
@@ -210,7 +225,8 @@ for option in ProtectSystem ProtectHome PrivateTmp PrivateDevices PrivateMounts 
     fail "the unit sets $option=, which gives the service its own mount namespace: mounts the agent makes would not be visible on the host"
   fi
 done
-for line in 'Type=notify' 'ExecReload=/bin/kill -HUP $MAINPID' 'NoNewPrivileges=yes'; do
+for line in 'Type=notify' 'ExecReload=/bin/kill -HUP $MAINPID' 'NoNewPrivileges=yes' \
+  'ExecStartPre=-/usr/sbin/zrep-agent doctor --offline --config /etc/zrep-agent/zrep-agent.toml'; do
   grep -qxF "$line" "$unit" || fail "the unit has no '$line'"
 done
 grep -Eq '^WatchdogSec=[1-9]' "$unit" || fail "the unit has no WatchdogSec"
