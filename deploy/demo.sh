@@ -129,8 +129,9 @@ rm -rf "/$src_pool/data/doc-bash"
 head -c 5M /dev/urandom >>"/$src_pool/data/random.bin"
 A sync "$src_pool/data"
 
-say "alpha: zrep-agent status / list / list -s"
+say "alpha: zrep-agent status / check / list / list -s"
 A status
+A check
 A list
 A list -s "$src_pool/data"
 say "beta: zrep-agent status / list -L (the replicas beta holds)"
