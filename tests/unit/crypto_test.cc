@@ -331,6 +331,58 @@ TEST_F(CryptoTest, RevokedCertificatesAreRefusedAndTheCrlIsReloadedWhenItChanges
       << wrong_ca.error().message;
 }
 
+// A reload: new handshakes (either side) present the new certificate, a session open before
+// goes on with the old one, and files that do not load keep the running context.
+TEST_F(CryptoTest, ReloadPresentsTheNewCertificateToNewHandshakesOnly) {
+  make_pkis();
+  auto alpha = context(ca_, "alpha");
+  auto beta = context(ca_, "beta");
+  Session before = handshake(*alpha, "beta", *beta, {"alpha"});
+  ASSERT_TRUE(before.client.is_ok() && before.server.is_ok());
+  const std::string old_serial = (*before.client)->peer_serial();
+
+  // Re-issued: the old pair moved aside, a new one in its place, loaded from other paths.
+  namespace fs = std::filesystem;
+  fs::rename(ca_ + "/beta.crt", ca_ + "/beta-old.crt");
+  fs::rename(ca_ + "/beta.key", ca_ + "/beta-old.key");
+  ASSERT_TRUE(pki_issue(ca_, "beta").is_ok());
+  fs::rename(ca_ + "/beta.crt", ca_ + "/beta-new.crt");
+  fs::rename(ca_ + "/beta.key", ca_ + "/beta-new.key");
+  TlsFiles fresh{ca_ + "/ca.crt", ca_ + "/beta-new.crt", ca_ + "/beta-new.key"};
+
+  // Bad files first: each keeps the running context.
+  TlsFiles missing = fresh;
+  missing.key_file = ca_ + "/nothing.key";
+  EXPECT_FALSE(beta->reload(missing).is_ok());
+  TlsFiles mismatched = fresh;
+  mismatched.key_file = ca_ + "/beta-old.key";
+  Status bad = beta->reload(mismatched);
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.message().find("does not match"), std::string::npos) << bad.message();
+  TlsFiles foreign = files(other_, "alpha");  // a pair from another CA
+  foreign.ca_file = fresh.ca_file;
+  EXPECT_FALSE(beta->reload(foreign).is_ok());
+  Session still_old = handshake(*alpha, "beta", *beta, {"alpha"});
+  ASSERT_TRUE(still_old.client.is_ok()) << still_old.client.error().message;
+  EXPECT_EQ((*still_old.client)->peer_serial(), old_serial);
+
+  ASSERT_TRUE(beta->reload(fresh).is_ok());
+  Session accepted = handshake(*alpha, "beta", *beta, {"alpha"});
+  ASSERT_TRUE(accepted.client.is_ok()) << accepted.client.error().message;
+  ASSERT_TRUE(accepted.server.is_ok()) << accepted.server.error().message;
+  const std::string new_serial = (*accepted.client)->peer_serial();
+  EXPECT_NE(new_serial, old_serial);
+  Session dialled = handshake(*beta, "alpha", *alpha, {"beta"});  // beta dials: the new one too
+  ASSERT_TRUE(dialled.server.is_ok()) << dialled.server.error().message;
+  EXPECT_EQ((*dialled.server)->peer_serial(), new_serial);
+
+  // The session from before the reload goes on.
+  std::vector<uint8_t> byte(1);
+  ASSERT_TRUE((*before.server)->write_all(as_bytes("y")).is_ok());
+  ASSERT_TRUE((*before.client)->read_exact(byte, milliseconds(2000)).is_ok());
+  EXPECT_EQ(byte[0], 'y');
+}
+
 TEST_F(CryptoTest, CloseWakesABlockedReader) {
   make_pkis();
   auto alpha = context(ca_, "alpha");
