@@ -437,6 +437,7 @@ Status TlsStream::write_all(std::span<const uint8_t> data) {
   const auto deadline = deadline_after(kWriteStallTimeout);
   size_t done = 0;
   while (done < data.size()) {
+    ZREP_RETURN_IF_ERROR(impl_->check_open());
     int length = static_cast<int>(std::min<size_t>(data.size() - done, INT_MAX));
     auto n = drive(*impl_, deadline,
                    [&](SSL* ssl) { return SSL_write(ssl, data.data() + done, length); });
@@ -456,6 +457,7 @@ Status TlsStream::read_exact(std::span<uint8_t> out, milliseconds timeout) {
   const auto deadline = deadline_after(timeout);
   size_t done = 0;
   while (done < out.size()) {
+    ZREP_RETURN_IF_ERROR(impl_->check_open());
     int length = static_cast<int>(std::min<size_t>(out.size() - done, INT_MAX));
     auto n =
         drive(*impl_, deadline, [&](SSL* ssl) { return SSL_read(ssl, out.data() + done, length); });

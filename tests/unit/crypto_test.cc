@@ -402,6 +402,24 @@ TEST_F(CryptoTest, CloseWakesABlockedReader) {
   EXPECT_FALSE(client.write_all(as_bytes("late")).is_ok());
 }
 
+// Data the peer sent before a close() waits in the socket buffer: it is not read any more.
+TEST_F(CryptoTest, AClosedSessionReadsNothingThatWasStillBuffered) {
+  make_pkis();
+  auto alpha = context(ca_, "alpha");
+  auto beta = context(ca_, "beta");
+  Session session = handshake(*alpha, "beta", *beta, {"alpha"});
+  ASSERT_TRUE(session.client.is_ok() && session.server.is_ok());
+  ASSERT_TRUE((*session.server)->write_all(as_bytes("buffered")).is_ok());
+  for (int i = 0; i < 100 && !(*session.client)->readable_now(); ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_TRUE((*session.client)->readable_now());
+  (*session.client)->close();
+  std::vector<uint8_t> got(8);
+  Status read = (*session.client)->read_exact(got, milliseconds(1000));
+  EXPECT_EQ(read.code(), ErrorCode::kUnavailable) << read.message();
+}
+
 TEST_F(CryptoTest, PeerFromAnotherCaIsRefusedByBothSides) {
   make_pkis();
   auto foreign = context(other_, "alpha");
