@@ -342,26 +342,20 @@ TEST_F(CryptoTest, ReloadPresentsTheNewCertificateToNewHandshakesOnly) {
   const std::string old_serial = (*before.client)->peer_serial();
 
   // Re-issued: the old pair moved aside, a new one in its place, loaded from other paths.
-  namespace fs = std::filesystem;
-  fs::rename(ca_ + "/beta.crt", ca_ + "/beta-old.crt");
-  fs::rename(ca_ + "/beta.key", ca_ + "/beta-old.key");
+  for (const char* ext : {".crt", ".key"})
+    std::filesystem::rename(ca_ + "/beta" + ext, ca_ + "/beta-old" + ext);
   ASSERT_TRUE(pki_issue(ca_, "beta").is_ok());
-  fs::rename(ca_ + "/beta.crt", ca_ + "/beta-new.crt");
-  fs::rename(ca_ + "/beta.key", ca_ + "/beta-new.key");
+  for (const char* ext : {".crt", ".key"})
+    std::filesystem::rename(ca_ + "/beta" + ext, ca_ + "/beta-new" + ext);
   TlsFiles fresh{ca_ + "/ca.crt", ca_ + "/beta-new.crt", ca_ + "/beta-new.key"};
 
-  // Bad files first: each keeps the running context.
-  TlsFiles missing = fresh;
-  missing.key_file = ca_ + "/nothing.key";
-  EXPECT_FALSE(beta->reload(missing).is_ok());
-  TlsFiles mismatched = fresh;
-  mismatched.key_file = ca_ + "/beta-old.key";
-  Status bad = beta->reload(mismatched);
+  // Bad files first (a missing key, a key of another pair, a pair of another CA): each keeps
+  // the running context.
+  EXPECT_FALSE(beta->reload({fresh.ca_file, fresh.cert_file, ca_ + "/nothing.key"}).is_ok());
+  Status bad = beta->reload({fresh.ca_file, fresh.cert_file, ca_ + "/beta-old.key"});
   ASSERT_FALSE(bad.is_ok());
   EXPECT_NE(bad.message().find("does not match"), std::string::npos) << bad.message();
-  TlsFiles foreign = files(other_, "alpha");  // a pair from another CA
-  foreign.ca_file = fresh.ca_file;
-  EXPECT_FALSE(beta->reload(foreign).is_ok());
+  EXPECT_FALSE(beta->reload({fresh.ca_file, other_ + "/alpha.crt", other_ + "/alpha.key"}).is_ok());
   Session still_old = handshake(*alpha, "beta", *beta, {"alpha"});
   ASSERT_TRUE(still_old.client.is_ok()) << still_old.client.error().message;
   EXPECT_EQ((*still_old.client)->peer_serial(), old_serial);
