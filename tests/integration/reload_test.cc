@@ -88,6 +88,37 @@ TEST_F(Reload, APeerRemovedByAReloadLosesAccessAndGetsItBack) {
   EXPECT_NE(log.find("peers removed: " + hosts_->alpha_name()), std::string::npos) << log;
 }
 
+// Links (agent/rpc/link.h): both hosts listen and neither has the other's address, so nothing
+// connects; a reload that gives beta alpha's address starts beta's link keeper, and one that
+// removes alpha closes the link.
+TEST_F(Reload, AReloadStartsAndEndsALink) {
+  AgentSpec a = hosts_->alpha_spec, b = hosts_->beta_spec;
+  a.peer_port = b.peer_port = 0;
+  a.extra_config = b.extra_config = "heartbeat_interval = 1\n";
+  hosts_->restart_alpha(a);
+  hosts_->restart_beta(b);
+  write_file(mnt(src_) + "/b.txt", "over the link\n");
+  ProcessOutput unlinked = sync();
+  EXPECT_NE(unlinked.exit_code, 0) << unlinked.out;
+  EXPECT_NE(unlinked.err.find("not connected"), std::string::npos) << unlinked.err;
+
+  AgentSpec dials = b;
+  dials.peer_port = a.port;
+  reload(beta(), dials);
+  ProcessOutput linked;
+  EXPECT_TRUE(eventually([&] { return (linked = sync()).exit_code == 0; }, 20))
+      << linked.out << linked.err;
+  expect_same_data();
+
+  AgentSpec without_alpha = b;
+  without_alpha.peer = "someone-else";
+  reload(beta(), without_alpha);
+  write_file(mnt(src_) + "/c.txt", "must not arrive\n");
+  ProcessOutput cut;
+  EXPECT_TRUE(eventually([&] { return (cut = sync()).exit_code != 0; }, 10)) << cut.out;
+  EXPECT_EQ(read_file(mnt(dst_) + "/c.txt"), "");
+}
+
 // A sync held while its receive request is under way: beta pauses at its progress reports past
 // 16 MiB (on loopback the stream is fast, so this is often the last one, after the data and
 // before the reply); the session and its request are open through the reload.
