@@ -149,4 +149,42 @@ std::vector<std::string> x509_names(X509* cert) {
   return names;
 }
 
+std::string serial_hex(const ASN1_INTEGER* serial) {
+  BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!bn) return {};
+  char* hex = BN_bn2hex(bn.get());
+  if (hex == nullptr) return {};
+  std::string out(hex);
+  OPENSSL_free(hex);
+  return out;
+}
+
+Status check_chains_to_ca(const std::vector<X509Ptr>& ca, X509* cert, const std::string& cert_file,
+                          const std::string& ca_file) {
+  X509StorePtr store(X509_STORE_new());
+  X509StoreCtxPtr verify(X509_STORE_CTX_new());
+  if (!store || !verify) return make_error(ErrorCode::kInternal, "out of memory");
+  for (const X509Ptr& ca_cert : ca) X509_STORE_add_cert(store.get(), ca_cert.get());
+  if (X509_STORE_CTX_init(verify.get(), store.get(), cert, nullptr) != 1) {
+    return make_error(ErrorCode::kInternal, "cannot check certificate: " + openssl_errors());
+  }
+  if (X509_verify_cert(verify.get()) == 1) return Status::ok();
+  openssl_errors();  // drop the queue: the verify error says it all
+  int err = X509_STORE_CTX_get_error(verify.get());
+  switch (err) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      return make_error(ErrorCode::kInvalidArgument,
+                        "certificate " + cert_file + " is not signed by the CA in " + ca_file);
+    default:
+      return make_error(ErrorCode::kInvalidArgument,
+                        "certificate " + cert_file + " does not verify against the CA in " +
+                            ca_file + ": " + X509_verify_cert_error_string(err));
+  }
+}
+
 }  // namespace zrep

@@ -62,4 +62,11 @@ Result<PkeyPtr> load_private_key(const std::string& path);
 // with an embedded NUL are dropped (they could never match a host name honestly).
 std::vector<std::string> x509_names(X509* cert);
 
+// A certificate's serial number in upper-case hex ("" when it has none OpenSSL can read).
+std::string serial_hex(const ASN1_INTEGER* serial);
+
+// Whether `cert` chains to one of `ca`; the error names both files and says what is wrong.
+Status check_chains_to_ca(const std::vector<X509Ptr>& ca, X509* cert, const std::string& cert_file,
+                          const std::string& ca_file);
+
 }  // namespace zrep

@@ -53,16 +53,6 @@ struct TlsContext::Impl {
 
 namespace {
 
-std::string serial_hex(const ASN1_INTEGER* serial) {
-  BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
-  if (!bn) return {};
-  char* hex = BN_bn2hex(bn.get());
-  if (hex == nullptr) return {};
-  std::string out(hex);
-  OPENSSL_free(hex);
-  return out;
-}
-
 struct LoadedCrl {
   X509StorePtr store;
   std::set<std::string> revoked;
@@ -258,7 +248,8 @@ Result<std::unique_ptr<TlsStream::Impl>> open_session(TlsContext& ctx, int fd, b
     return make_error(ErrorCode::kInternal,
                       "cannot make socket non-blocking: " + errno_text(errno));
   }
-  s->ssl.reset(SSL_new(ctx.impl().ctx.get()));
+  const std::shared_ptr<TlsContext::Impl> impl = ctx.impl();
+  s->ssl.reset(SSL_new(impl->ctx.get()));
   BIO* bio = s->ssl ? new_socket_bio(&s->fd) : nullptr;
   if (bio == nullptr) {
     return make_error(ErrorCode::kInternal, "cannot start a TLS session: " + openssl_errors());
@@ -270,14 +261,14 @@ Result<std::unique_ptr<TlsStream::Impl>> open_session(TlsContext& ctx, int fd, b
     SSL_set_connect_state(s->ssl.get());
   }
   SSL_set_ex_data(s->ssl.get(), peer_check_index(), &s->check);
-  if (X509StorePtr with_crl = current_store(ctx.impl())) {
+  if (X509StorePtr with_crl = current_store(*impl)) {
     if (SSL_set1_verify_cert_store(s->ssl.get(), with_crl.get()) != 1) {
       return make_error(ErrorCode::kInternal, "cannot use the CRL: " + openssl_errors());
     }
   }
 
   auto done = drive(*s, deadline_after(timeout), [](SSL* ssl) { return SSL_do_handshake(ssl); });
-  if (!done) return handshake_error(*s, ctx.impl(), done.error(), timeout);
+  if (!done) return handshake_error(*s, *impl, done.error(), timeout);
   if (s->check.matched.empty()) {  // the callback saw no certificate: never trust that
     return make_error(ErrorCode::kPermissionDenied,
                       "TLS handshake with " + s->peer + " ended without a verified certificate");
@@ -285,37 +276,8 @@ Result<std::unique_ptr<TlsStream::Impl>> open_session(TlsContext& ctx, int fd, b
   return s;
 }
 
-Status check_chains_to_ca(const std::vector<X509Ptr>& ca, X509* cert, const TlsFiles& files) {
-  X509StorePtr store(X509_STORE_new());
-  X509StoreCtxPtr verify(X509_STORE_CTX_new());
-  if (!store || !verify) return make_error(ErrorCode::kInternal, "out of memory");
-  for (const X509Ptr& ca_cert : ca) X509_STORE_add_cert(store.get(), ca_cert.get());
-  if (X509_STORE_CTX_init(verify.get(), store.get(), cert, nullptr) != 1) {
-    return make_error(ErrorCode::kInternal, "cannot check certificate: " + openssl_errors());
-  }
-  if (X509_verify_cert(verify.get()) == 1) return Status::ok();
-  openssl_errors();  // drop the queue: the verify error says it all
-  int err = X509_STORE_CTX_get_error(verify.get());
-  switch (err) {
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-      return make_error(
-          ErrorCode::kInvalidArgument,
-          "certificate " + files.cert_file + " is not signed by the CA in " + files.ca_file);
-    default:
-      return make_error(ErrorCode::kInvalidArgument,
-                        "certificate " + files.cert_file + " does not verify against the CA in " +
-                            files.ca_file + ": " + X509_verify_cert_error_string(err));
-  }
-}
-
-}  // namespace
-
-Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsFiles& files) {
+// create() and reload(): the files, loaded and checked, in a context of their own.
+Result<std::shared_ptr<TlsContext::Impl>> load_context(const TlsFiles& files) {
   auto ca = load_certificates(files.ca_file, "CA");
   if (!ca) return ca.error();
   auto cert = load_certificate(files.cert_file, "certificate");
@@ -328,9 +290,9 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsFiles& files) {
         ErrorCode::kInvalidArgument,
         "key file " + files.key_file + " does not match certificate " + files.cert_file);
   }
-  ZREP_RETURN_IF_ERROR(check_chains_to_ca(*ca, cert->get(), files));
+  ZREP_RETURN_IF_ERROR(check_chains_to_ca(*ca, cert->get(), files.cert_file, files.ca_file));
 
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_shared<TlsContext::Impl>();
   impl->ca_file = files.ca_file;
   impl->crl_file = files.crl_file;
   if (!files.crl_file.empty()) {
@@ -379,28 +341,52 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsFiles& files) {
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_NO_AUTO_CHAIN);
   impl->ca = std::move(*ca);
-  return std::shared_ptr<TlsContext>(new TlsContext(std::move(impl)));
+  return impl;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsFiles& files) {
+  auto impl = load_context(files);
+  if (!impl) return impl.error();
+  return std::shared_ptr<TlsContext>(new TlsContext(std::move(*impl)));
+}
+
+Status TlsContext::reload(const TlsFiles& files) {
+  auto impl = load_context(files);
+  if (!impl) return impl.error();
+  std::lock_guard<std::mutex> lock(mu_);
+  impl_ = std::move(*impl);
+  return Status::ok();
+}
+
+std::shared_ptr<TlsContext::Impl> TlsContext::impl() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return impl_;
 }
 
 void release_thread_tls_state() { OPENSSL_thread_stop(); }
 
-TlsContext::TlsContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TlsContext::TlsContext(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TlsContext::~TlsContext() = default;
 
 TlsContext::CrlState TlsContext::refresh_crl() {
-  current_store(*impl_);
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return {impl_->generation, impl_->revoked.size(), impl_->problem};
+  const std::shared_ptr<Impl> now = impl();
+  current_store(*now);
+  std::lock_guard<std::mutex> lock(now->mu);
+  return {now->generation, now->revoked.size(), now->problem};
 }
 
 std::string TlsContext::crl_problem() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->problem;
+  const std::shared_ptr<Impl> now = impl();
+  std::lock_guard<std::mutex> lock(now->mu);
+  return now->problem;
 }
 
 bool TlsContext::is_revoked(const std::string& serial) const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->revoked.count(serial) != 0;
+  const std::shared_ptr<Impl> now = impl();
+  std::lock_guard<std::mutex> lock(now->mu);
+  return now->revoked.count(serial) != 0;
 }
 
 Result<std::unique_ptr<TlsStream>> TlsStream::connect(TlsContext& ctx, int fd,
@@ -451,6 +437,7 @@ Status TlsStream::write_all(std::span<const uint8_t> data) {
   const auto deadline = deadline_after(kWriteStallTimeout);
   size_t done = 0;
   while (done < data.size()) {
+    ZREP_RETURN_IF_ERROR(impl_->check_open());
     int length = static_cast<int>(std::min<size_t>(data.size() - done, INT_MAX));
     auto n = drive(*impl_, deadline,
                    [&](SSL* ssl) { return SSL_write(ssl, data.data() + done, length); });
@@ -470,6 +457,7 @@ Status TlsStream::read_exact(std::span<uint8_t> out, milliseconds timeout) {
   const auto deadline = deadline_after(timeout);
   size_t done = 0;
   while (done < out.size()) {
+    ZREP_RETURN_IF_ERROR(impl_->check_open());
     int length = static_cast<int>(std::min<size_t>(out.size() - done, INT_MAX));
     auto n =
         drive(*impl_, deadline, [&](SSL* ssl) { return SSL_read(ssl, out.data() + done, length); });

@@ -3,12 +3,14 @@
 // A peer is accepted only if its certificate chains to the configured CA (and only that CA: the
 // system trust store is never used) and one of its names (subject CN or a DNS SAN) is a peer
 // name the caller allows. The client checks the server the same way against the one name it
-// dialled. TlsContext is immutable after create() and may be shared by threads; a TlsStream is
-// used by one reader and one writer thread at a time (see ByteStream).
+// dialled. TlsContext may be shared by threads; reload() replaces its files for the handshakes
+// that start after it (a session keeps what it started with). A TlsStream is used by one reader
+// and one writer thread at a time (see ByteStream).
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,11 @@ class TlsContext {
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
 
+  // Loads `files` (new paths, or the same files rewritten) with the checks of create() and makes
+  // them what new handshakes, accepted and dialled, use; sessions open already keep theirs. On
+  // an error the context stays as it was and the error says which file is wrong.
+  Status reload(const TlsFiles& files);
+
   // With a crl_file: rereads it now if it changed (handshakes do this too) and says what is in
   // force. `problem` is what is wrong with the file as it is now ("" when it loaded or there is
   // none); the revocations last loaded stay in force whatever it says.
@@ -56,11 +63,13 @@ class TlsContext {
   bool is_revoked(const std::string& serial_hex) const;
 
   struct Impl;
-  Impl& impl() { return *impl_; }
+  // The files in use now; a handshake holds on to the one it started with.
+  std::shared_ptr<Impl> impl() const;
 
  private:
-  explicit TlsContext(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit TlsContext(std::shared_ptr<Impl> impl);
+  mutable std::mutex mu_;
+  std::shared_ptr<Impl> impl_;  // guarded by mu_
 };
 
 class TlsStream : public ByteStream {

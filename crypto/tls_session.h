@@ -37,6 +37,14 @@ struct TlsStream::Impl {
   std::string peer;  // "peer at 127.0.0.1:7000", for messages
   PeerCheck check;
 
+  // Once close() ran, reads and writes fail, also where data still waits in the socket's
+  // receive buffer (shutdown() leaves it readable): a closed session (a peer removed by a
+  // reload, a revoked certificate) takes in nothing more.
+  Status check_open() const {
+    if (!closed) return Status::ok();
+    return make_error(ErrorCode::kUnavailable, "the session with " + peer + " was closed here");
+  }
+
   ~Impl() {
     ssl.reset();
     if (fd >= 0) ::close(fd);

@@ -37,7 +37,7 @@ int serve(const GlobalOptions& g) {
   const bool journal = stderr_is_journal();
   spdlog::set_default_logger(journal ? spdlog::stderr_logger_mt("zrep-agent")
                                      : spdlog::stderr_color_mt("zrep-agent"));
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  spdlog::set_level(spdlog::level::from_str(config->current_log_level()));
   set_log_format(*spdlog::default_logger(), config->host, journal);
   ::signal(SIGPIPE, SIG_IGN);
   log_offline_checks(*config);  // says what is wrong; refusing is left to the steps below

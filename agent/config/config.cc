@@ -205,53 +205,6 @@ Status parse_schedule(const toml::table& root, Config& cfg, std::string_view sou
 
 }  // namespace
 
-std::optional<bool> Config::raw_for(std::string_view fs) const {
-  for (const auto& f : filesystems) {
-    if (f.name == fs && f.raw) return f.raw;
-  }
-  return std::nullopt;
-}
-
-std::chrono::seconds Config::interval_for(std::string_view fs) const {
-  for (const auto& f : filesystems) {
-    if (f.name == fs && f.interval) return *f.interval;
-  }
-  return schedule.interval;
-}
-
-LagLimits Config::lag_limits_for(std::string_view fs) const {
-  using std::chrono::seconds;
-  const FilesystemConfig* own = nullptr;
-  for (const auto& f : filesystems) {
-    if (f.name == fs) own = &f;
-  }
-  const seconds interval = interval_for(fs);
-  LagLimits derived = interval.count() > 0 ? LagLimits{std::max(3 * interval, seconds(900)),
-                                                       std::max(10 * interval, seconds(3600))}
-                                           : LagLimits{seconds(25 * 3600), seconds(49 * 3600)};
-  auto pick = [](std::optional<seconds> mine, seconds global, seconds fallback) {
-    if (mine) return *mine;
-    return global.count() > 0 ? global : fallback;
-  };
-  LagLimits out{pick(own ? own->warn_lag : std::nullopt, alerts.warn_lag, derived.warn),
-                pick(own ? own->crit_lag : std::nullopt, alerts.crit_lag, derived.crit)};
-  out.crit = std::max(out.crit, out.warn);
-  return out;
-}
-
-const PeerConfig* Config::find_peer(std::string_view name) const {
-  for (const auto& p : peers) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
-}
-
-std::vector<std::string> Config::peer_names() const {
-  std::vector<std::string> names;
-  for (const auto& p : peers) names.push_back(p.name);
-  return names;
-}
-
 namespace {
 
 // Deadlines and caps of connections (SECURITY.md, "Connections: which limit protects what").
@@ -426,7 +379,7 @@ Status parse_peer_entries(const toml::table& root, Config& cfg, std::string_view
     if (peer->name == cfg.host) {
       return config_error(source_name, "peer '" + peer->name + "' has this host's own name");
     }
-    if (cfg.find_peer(peer->name) != nullptr) {
+    if (cfg.find_peer(peer->name)) {
       return config_error(source_name, "peer '" + peer->name + "' is listed twice");
     }
     if (!peer->address && !cfg.listen) {

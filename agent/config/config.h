@@ -1,11 +1,18 @@
 // The daemon's configuration: a TOML file (deploy/zrep-agent.toml.example documents every key).
 //
 // parse_config() is pure and checks everything it can without touching the system: names,
-// addresses, duplicate peers. A Config is a plain value, immutable once loaded.
+// addresses, duplicate peers.
+//
+// Live settings (SIGHUP, agent/daemon/reload.cc): the peers, the schedule, the [[filesystem]]
+// entries, the alerts, log_level and the [tls] paths may be replaced while other threads read
+// them (apply_reload). Once the daemon runs, they are read only through the accessors below,
+// which copy under the shared lock `live_mu`; everything else is immutable once loaded.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +31,7 @@ struct Endpoint {
   std::string host;  // name or address ("::1" without brackets)
   uint16_t port = 0;
   std::string to_string() const;
+  bool operator==(const Endpoint&) const = default;
 };
 
 // "host:port", "[v6addr]:port", or "host" (default port).
@@ -37,6 +45,7 @@ struct PeerConfig {
   // (TakeoverRequest: `failover`/`takeover` run on the standby)? Off: only this host's own
   // `failover` moves the role.
   bool allow_takeover = true;
+  bool operator==(const PeerConfig&) const = default;
 };
 
 // Automatic replication (issue: safe every minute, even with the WAN down).
@@ -46,6 +55,7 @@ struct ScheduleConfig {
   uint64_t min_free_bytes = 0;       // skip a run when the filesystem has less space available
   std::chrono::seconds max_backoff{900};  // cap on the retry delay after failures
   uint32_t max_parallel_syncs = 4;        // scheduled runs at once; the rest wait their turn
+  bool operator==(const ScheduleConfig&) const = default;
 };
 
 // When `status` and `check` call a filesystem behind (agent/cli/health.h). Unset (0): from its
@@ -55,10 +65,17 @@ struct AlertConfig {
   std::chrono::seconds crit_lag{0};
   // A role switch left unfinished (the zrep:switch journal) this long is critical.
   std::chrono::seconds max_switch_age{600};
+  bool operator==(const AlertConfig&) const = default;
 };
 
 struct LagLimits {
   std::chrono::seconds warn, crit;
+};
+
+// The [tls] files, as the config names them now.
+struct TlsPaths {
+  std::string ca_file, cert_file, key_file, crl_file;
+  bool operator==(const TlsPaths&) const = default;
 };
 
 struct FilesystemConfig {
@@ -68,6 +85,7 @@ struct FilesystemConfig {
   // Raw sends (zfs send -w, OpenZFS): the standby holds the data encrypted, without the key.
   // Unset: raw for encrypted filesystems.
   std::optional<bool> raw;
+  bool operator==(const FilesystemConfig&) const = default;
 };
 
 struct Config {
@@ -102,19 +120,37 @@ struct Config {
   // Authenticated sessions of one peer (its certificate name) open at once, and in their Hello.
   int max_sessions_per_peer = 32;
   int max_handshakes_per_peer = 8;
+  // Live (see the top): direct reads and writes only before the daemon starts (parsing,
+  // tests); afterwards through the accessors and apply_reload.
   std::vector<PeerConfig> peers;
   ScheduleConfig schedule;
   AlertConfig alerts;
   std::vector<FilesystemConfig> filesystems;
+  // Guards the live fields. Shared by copies (Config stays copyable); copy only before threads.
+  std::shared_ptr<std::shared_mutex> live_mu = std::make_shared<std::shared_mutex>();
 
-  const PeerConfig* find_peer(std::string_view name) const;
+  // A copy of the peer's entry, or nothing when it is not (or no longer) configured.
+  std::optional<PeerConfig> find_peer(std::string_view name) const;
+  std::vector<PeerConfig> peers_copy() const;
+  std::vector<std::string> peer_names() const;
+  ScheduleConfig schedule_settings() const;
+  AlertConfig alert_settings() const;
+  TlsPaths tls_paths() const;
+  std::string current_log_level() const;
   std::chrono::seconds interval_for(std::string_view fs) const;
   // The filesystem's own warn_lag/crit_lag, else the global ones, else from its interval:
   // warning at 3 intervals (at least 15 min), critical at 10 (at least 1 h); a filesystem
   // without a schedule (synced by cron, say daily): 25 h and 49 h.
   LagLimits lag_limits_for(std::string_view fs) const;
   std::optional<bool> raw_for(std::string_view fs) const;
-  std::vector<std::string> peer_names() const;
+  // The [[filesystem]] entries.
+  std::vector<FilesystemConfig> filesystems_copy() const;
+
+  // A reload (SIGHUP): takes the live settings of `fresh` (parsed from the same file) under
+  // the unique lock. Every other setting that differs (host, listen, control_socket, the
+  // timeouts, the connection limits) keeps its running value and is listed, by its key, in
+  // `restart_needed`.
+  Status apply_reload(const Config& fresh, std::vector<std::string>* restart_needed);
 };
 
 // "1024", "512K", "100M", "1G", "2T" (powers of 1024) -> bytes.

@@ -16,6 +16,7 @@
 #include "agent/daemon/control_server.h"
 #include "agent/daemon/metrics_server.h"
 #include "agent/daemon/metrics_text.h"
+#include "agent/daemon/reload.h"
 #include "agent/daemon/scheduler.h"
 #include "agent/daemon/sd_notify.h"
 #include "agent/endpoint/peer_service.h"
@@ -87,6 +88,7 @@ struct Daemon::State {
   asio::ip::tcp::acceptor peer_acceptor{io};
   asio::local::stream_protocol::acceptor control_acceptor{io};
   asio::signal_set signals{io, SIGINT, SIGTERM};
+  asio::signal_set hangups{io, SIGHUP};  // reload (reload.h)
   // Connections in their handshake (accept -> TLS -> Hello), bounded in all and per source
   // address, so idle strangers cannot use up the slots, threads and descriptors that peers
   // need; checked and counted in one step on the io thread, given back when the handshake ends.
@@ -133,6 +135,8 @@ struct Daemon::State {
   void feed_watchdog(std::chrono::microseconds period);
   // SIGINT/SIGTERM: stops accepting, ends every session, lets run() return.
   void stop(int signo);
+  // SIGHUP, each time: reloads the config (reload.h), telling systemd RELOADING=1, READY=1.
+  void wait_for_hangup();
   // Accepts peer connections on the io thread and starts each one's handshake on a thread.
   void accept_peers();
   // accept_peers' failure path: logs (throttled), then accepts again, or later when out of
@@ -165,7 +169,8 @@ void Daemon::State::watch_crl() {
       spdlog::error("TLS: {}; the revocations loaded before stay in force", now.problem);
     }
     if (now.generation != crl_seen.generation) {
-      spdlog::info("TLS: reloaded {}: {} certificate(s) revoked", config.crl_file, now.revoked);
+      spdlog::info("TLS: reloaded {}: {} certificate(s) revoked", config.tls_paths().crl_file,
+                   now.revoked);
       int closed = sessions.close_if([this](ByteStream& b) {
         auto* t = dynamic_cast<TlsStream*>(&b);
         return t != nullptr && tls->is_revoked(t->peer_serial());
@@ -207,10 +212,28 @@ void Daemon::State::feed_watchdog(std::chrono::microseconds period) {
   });
 }
 
+void Daemon::State::wait_for_hangup() {
+  hangups.async_wait([this](const asio::error_code& ec, int) {
+    if (ec) return;
+    systemd.notify(reloading_notification());
+    if (reload_config({config, *tls, sessions, links, scheduler})) {
+      crl_seen = {};  // the new files: look at the CRL (and the sessions it revokes) afresh
+      if (config.tls_paths().crl_file.empty()) {
+        crl_timer.cancel();
+      } else {
+        watch_crl();
+      }
+    }
+    systemd.notify("READY=1\nSTATUS=serving; control on " + config.control_socket);
+    wait_for_hangup();
+  });
+}
+
 void Daemon::State::stop(int signo) {
   spdlog::info("signal {}: stopping", signo);
   systemd.notify("STOPPING=1");
   asio::error_code ignored;
+  hangups.cancel(ignored);
   peer_acceptor.close(ignored);
   accept_retry.cancel();
   control_retry.cancel();
@@ -444,6 +467,7 @@ Status Daemon::run() {
   s.signals.async_wait([&s](const asio::error_code& ec, int signo) {
     if (!ec) s.stop(signo);
   });
+  s.wait_for_hangup();
   if (s.config.listen) s.accept_peers();
   s.accept_control();
   if (s.config.metrics_listen) s.metrics_server.start();

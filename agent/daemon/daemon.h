@@ -5,6 +5,12 @@
 // SIGINT/SIGTERM stop accepting, shut every live connection down (a transfer in flight fails
 // cleanly on both sides: the receiving zfs sees a truncated stream and keeps nothing), wait for
 // the session threads, and return.
+//
+// SIGHUP (`systemctl reload`) rereads the config file and the TLS files and applies, without a
+// restart, the peers, the schedule, the alerts and log_level (agent/daemon/reload.h): a removed
+// peer's sessions are closed, every other session (a transfer in flight) goes on, and settings
+// that need a restart are logged and keep their running values. A file that does not load
+// changes nothing. systemd hears RELOADING=1, then READY=1.
 #pragma once
 
 #include <memory>

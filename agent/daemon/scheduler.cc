@@ -65,6 +65,20 @@ void Scheduler::peer_answers(const std::string& peer) {
   wake_.notify_all();
 }
 
+void Scheduler::settings_changed() {
+  {
+    std::lock_guard lk(mu_);
+    const auto now = Clock::now();
+    next_refresh_ = {};
+    for (auto& [fs, e] : entries_) {
+      const auto interval = config_.interval_for(fs);
+      if (e.running || e.failures > 0 || interval.count() == 0) continue;
+      e.next_run = std::min(e.next_run, now + interval);
+    }
+  }
+  wake_.notify_all();
+}
+
 void Scheduler::sweep(Clock::time_point now) {
   // Recovery of interrupted failovers and fencing checks: everything once at start, then what
   // was queued. On its own thread: it may wait for a peer.
@@ -106,8 +120,13 @@ void Scheduler::refresh(Clock::time_point now) {
     return;
   }
   std::lock_guard lk(mu_);
+  // Kept: what is still mastered and scheduled (a reload may have set its interval to 0), and
+  // runs in flight.
   for (auto it = entries_.begin(); it != entries_.end();) {
-    it = mastered->contains(it->first) || it->second.running ? std::next(it) : entries_.erase(it);
+    const bool kept =
+        (mastered->contains(it->first) && config_.interval_for(it->first).count() > 0) ||
+        it->second.running;
+    it = kept ? std::next(it) : entries_.erase(it);
   }
   for (const auto& [fs, peer] : *mastered) {
     if (config_.interval_for(fs).count() == 0) continue;
@@ -143,7 +162,7 @@ void Scheduler::run_due(Clock::time_point now) {
     // free slot (checked every second).
     std::vector<std::pair<std::string, Clock::time_point>> candidates;
     for (const auto& fs : due) candidates.emplace_back(fs, entries_[fs].next_run);
-    due = pick_runs(std::move(candidates), running, config_.schedule.max_parallel_syncs);
+    due = pick_runs(std::move(candidates), running, config_.schedule_settings().max_parallel_syncs);
     for (const auto& fs : due) entries_[fs].running = true;
   }
   // A peer that answers again ends the backoff at once. Each peer is probed on a thread of its
@@ -195,6 +214,10 @@ void Scheduler::finished(const std::string& fs, const Status& result) {
   e.running = false;
   const auto now = Clock::now();
   const auto interval = config_.interval_for(fs);
+  if (interval.count() == 0) {  // a reload took its schedule away while it ran
+    entries_.erase(it);
+    return;
+  }
   const bool busy = !result && result.code() == ErrorCode::kBusy;
   if (result || busy) {
     // Done, or another run (a manual sync) was already at it: both count as up to date.
@@ -202,7 +225,7 @@ void Scheduler::finished(const std::string& fs, const Status& result) {
     e.next_run = now + interval;
   } else {
     ++e.failures;
-    auto delay = retry_delay(interval, e.failures, config_.schedule.max_backoff);
+    auto delay = retry_delay(interval, e.failures, config_.schedule_settings().max_backoff);
     e.next_run = now + delay;
     e.next_probe = now + interval;
     spdlog::warn("scheduler: sync of {} failed ({} in a row), next try in {} s: {}", fs, e.failures,

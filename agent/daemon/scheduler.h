@@ -49,6 +49,9 @@ class Scheduler {
   void stop();  // returns once the loop ended (runs in flight end with the sessions)
   // `peer` is reachable again (a link came up): its failing filesystems run now.
   void peer_answers(const std::string& peer);
+  // The config was reloaded: reads the filesystems and their intervals again at once; a run
+  // due later than one new interval from now is due then.
+  void settings_changed();
 
  private:
   using Clock = std::chrono::system_clock;

@@ -13,8 +13,8 @@
 namespace zrep {
 
 Status authorize(const Config& config, const std::string& peer_name, const std::string& dataset) {
-  const PeerConfig* peer = config.find_peer(peer_name);
-  if (peer == nullptr) {
+  const std::optional<PeerConfig> peer = config.find_peer(peer_name);
+  if (!peer) {
     return make_error(ErrorCode::kPermissionDenied,
                       "peer '" + peer_name + "' is not configured on " + config.host);
   }

@@ -25,8 +25,8 @@ Result<peer::SwitchReply> PeerService::switch_step(const peer::SwitchRequest& re
 Result<peer::TakeoverReply> PeerService::takeover(const peer::TakeoverRequest& req) {
   ZREP_RETURN_IF_ERROR(validate_dataset_name(req.fs()));
   ZREP_RETURN_IF_ERROR(authorize(config_, session_.peer_name, req.fs()));
-  const PeerConfig* peer = config_.find_peer(session_.peer_name);
-  if (peer == nullptr || !peer->allow_takeover) {
+  const std::optional<PeerConfig> peer = config_.find_peer(session_.peer_name);
+  if (!peer || !peer->allow_takeover) {
     return make_error(ErrorCode::kPermissionDenied,
                       "peer '" + session_.peer_name + "' may not start a failover of " + req.fs() +
                           " on " + config_.host + ": its [[peer]] entry in " + config_.source +

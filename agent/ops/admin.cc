@@ -287,8 +287,8 @@ Result<control::StatusResult> Replicator::status(const control::StatusCommand& c
   control::StatusResult out;
   const int64_t now = unix_now();
   out.set_host(config_.host);
-  out.set_max_switch_age_seconds(config_.alerts.max_switch_age.count());
-  if (auto expires = certificate_not_after(config_.cert_file)) {
+  out.set_max_switch_age_seconds(config_.alert_settings().max_switch_age.count());
+  if (auto expires = certificate_not_after(config_.tls_paths().cert_file)) {
     out.set_certificate_not_after(*expires);
   }
   for (const auto& [name, p] : *managed) {

@@ -148,7 +148,7 @@ Result<control::Transfer> Replicator::init_with(const control::InitCommand& cmd,
   const std::string& fs = cmd.fs();
   ZREP_RETURN_IF_ERROR(validate_dataset_name(fs));
   ZREP_RETURN_IF_ERROR(validate_dataset_name(cmd.dest_fs()));
-  if (config_.find_peer(cmd.remote_host()) == nullptr) {
+  if (!config_.find_peer(cmd.remote_host())) {
     return make_error(ErrorCode::kNotFound, "unknown peer '" + cmd.remote_host() +
                                                 "': add a [[peer]] entry for it to " +
                                                 config_.source);

@@ -85,7 +85,8 @@ Result<control::PeersResult> Replicator::peers(const control::PeersCommand& /*cm
   if (!managed) return managed.error();
   // Each peer on a thread of its own: a dead one's connect timeout delays only its own answer.
   std::vector<std::future<control::PeerView>> views;
-  for (const PeerConfig& peer : config_.peers) {
+  const std::vector<PeerConfig> peers = config_.peers_copy();  // a reload may replace them
+  for (const PeerConfig& peer : peers) {
     auto view = [this, &peer, &managed](bool own_thread) {
       control::PeerView v = peer_view(peer, *managed);
       if (own_thread) release_thread_tls_state();  // its session is closed

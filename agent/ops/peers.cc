@@ -53,8 +53,8 @@ Result<bool> Replicator::use_raw(const std::string& fs, PeerClient& peer) {
 }
 
 Result<std::unique_ptr<PeerClient>> Replicator::connect(const std::string& peer_name) {
-  const PeerConfig* peer = config_.find_peer(peer_name);
-  if (peer == nullptr) {
+  const std::optional<PeerConfig> peer = config_.find_peer(peer_name);
+  if (!peer) {
     return make_error(ErrorCode::kNotFound, "unknown peer '" + peer_name +
                                                 "': it has no [[peer]] entry in " + config_.source);
   }
@@ -72,8 +72,8 @@ Result<std::unique_ptr<PeerClient>> Replicator::connect(const std::string& peer_
 }
 
 bool Replicator::probe_peer(const std::string& peer_name) {
-  const PeerConfig* peer = config_.find_peer(peer_name);
-  if (peer != nullptr && !peer->address && links_ != nullptr) return links_->connected(peer_name);
+  const std::optional<PeerConfig> peer = config_.find_peer(peer_name);
+  if (peer && !peer->address && links_ != nullptr) return links_->connected(peer_name);
   return connect(peer_name).is_ok();
 }
 

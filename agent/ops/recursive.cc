@@ -86,7 +86,7 @@ Status Replicator::check_tree_unsent(const std::string& root,
     auto snaps = zfs_.list_snapshots(m);
     if (!snaps) return snaps.error();
     const size_t unsent = waiting_to_send(*snaps);
-    if (unsent >= config_.schedule.max_unsent) {
+    if (unsent >= config_.schedule_settings().max_unsent) {
       auto e = make_error(ErrorCode::kConflict,
                           m + " (in the recursive pairing of " + root + ") has " +
                               std::to_string(unsent) +

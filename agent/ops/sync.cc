@@ -94,21 +94,22 @@ Result<std::string> Replicator::choose_snapshot(const std::string& fs,
   // Unsent zrep snapshots after the base pile up when transfers keep failing after they start
   // (a flaky WAN). Past max_unsent, send the newest of them instead of making another.
   const std::vector<const SnapshotInfo*> unsent = unsent_after(local, plan.base);
-  if (!unsent.empty() && unsent.size() >= config_.schedule.max_unsent) {
+  const ScheduleConfig schedule = config_.schedule_settings();
+  if (!unsent.empty() && unsent.size() >= schedule.max_unsent) {
     spdlog::info(
         "{}: {} unsent snapshot(s) already (max_unsent {}); sending {} instead of making "
         "another",
-        fs, unsent.size(), config_.schedule.max_unsent, unsent.back()->name);
+        fs, unsent.size(), schedule.max_unsent, unsent.back()->name);
     return unsent.back()->name;
   }
-  if (config_.schedule.min_free_bytes > 0) {
+  if (schedule.min_free_bytes > 0) {
     auto avail = zfs_.available_bytes(fs);
     if (!avail) return avail.error();
-    if (*avail < config_.schedule.min_free_bytes) {
+    if (*avail < schedule.min_free_bytes) {
       return make_error(ErrorCode::kNoSpace,
                         fs + " has only " + std::to_string(*avail) +
                             " bytes available, below min_free (" +
-                            std::to_string(config_.schedule.min_free_bytes) +
+                            std::to_string(schedule.min_free_bytes) +
                             "); no snapshot was made. Free space on the pool, or lower min_free "
                             "in " +
                             config_.source);

@@ -110,7 +110,7 @@ LinkHub::LinkHub(const Config& config, TlsContext& tls, SessionRegistry& session
       sessions_(sessions),
       hello_(std::move(hello)),
       serve_(std::move(serve)) {
-  for (const auto& p : config_.peers) {
+  for (const auto& p : config_.peers_copy()) {
     LinkState& st = links_[p.name];
     st.dialled = p.address.has_value();
     st.wanted = !p.address;  // the dialler learns it from the listener's HelloReply
@@ -120,10 +120,8 @@ LinkHub::LinkHub(const Config& config, TlsContext& tls, SessionRegistry& session
 LinkHub::~LinkHub() { stop(); }
 
 void LinkHub::start() {
-  for (const auto& p : config_.peers) {
-    if (!p.address) continue;
-    const PeerConfig* peer = &p;
-    sessions_.spawn([this, peer] { keep(*peer); });
+  for (const auto& p : config_.peers_copy()) {
+    if (p.address) start_keeper(p);
   }
 }
 
@@ -135,17 +133,17 @@ void LinkHub::stop() {
   cv_.notify_all();
 }
 
-bool LinkHub::pause(std::chrono::milliseconds d) {
+bool LinkHub::pause(std::chrono::milliseconds d, const std::string& peer, uint64_t id) {
   std::unique_lock lk(mu_);
-  return !cv_.wait_for(lk, d, [this] { return stopping_; });
+  return !cv_.wait_for(lk, d, [&] { return stopping_ || !keeping(peer, id); });
 }
 
-void LinkHub::keep(const PeerConfig& peer) {
+void LinkHub::keep(const PeerConfig& peer, uint64_t id) {
   std::chrono::seconds redial = kFirstRedial;
   for (;;) {
     {
       std::lock_guard lk(mu_);
-      if (stopping_) return;
+      if (stopping_ || !keeping(peer.name, id)) return;
     }
     peer::Hello hello = hello_();
     hello.set_purpose(peer::PURPOSE_LINK);
@@ -163,7 +161,7 @@ void LinkHub::keep(const PeerConfig& peer) {
         st.last_error = dialled.error().message;
         if (!st.down_since) st.down_since = Clock::now();
       }
-      if (!pause(redial)) return;
+      if (!pause(redial, peer.name, id)) return;
       redial = std::min(redial * 2, kMaxRedial);
       continue;
     }
@@ -177,25 +175,25 @@ void LinkHub::keep(const PeerConfig& peer) {
         st.down_since.reset();
       }
       dialled->reset();  // it dials this host itself: no link needed
-      if (!pause(kRecheck)) return;
+      if (!pause(kRecheck, peer.name, id)) return;
       continue;
     }
     std::shared_ptr<PeerSession> session(std::move(*dialled));
     ScopedStream registered(sessions_, session->stream.get());
-    Status ended = run_link(session, true);
+    Status ended = run_link(session, true, id);
     if (ended.code() != ErrorCode::kConflict) {
       spdlog::warn("link to {} lost: {}; dialling again", peer.name, ended.message());
     }
-    if (!pause(kFirstRedial)) return;
+    if (!pause(kFirstRedial, peer.name, id)) return;
   }
 }
 
 void LinkHub::serve_link(std::unique_ptr<PeerSession> session) {
-  const PeerConfig* entry = config_.find_peer(session->peer_name);
-  if (entry == nullptr || entry->address) return;  // it was told needs_link = false
+  const std::optional<PeerConfig> entry = config_.find_peer(session->peer_name);
+  if (!entry || entry->address) return;  // it was told needs_link = false
   std::shared_ptr<PeerSession> shared(std::move(session));
   ScopedStream registered(sessions_, shared->stream.get());
-  Status ended = run_link(shared, false);
+  Status ended = run_link(shared, false, 0);
   if (ended.code() == ErrorCode::kConflict) {
     spdlog::info("link from {}: {}", shared->peer_name, ended.message());
   } else {
@@ -203,11 +201,15 @@ void LinkHub::serve_link(std::unique_ptr<PeerSession> session) {
   }
 }
 
-Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool dialled) {
+Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool dialled,
+                         uint64_t keeper) {
   const std::string peer_name = session->peer_name;
   const auto beat = config_.heartbeat_interval;
   const auto silence = link_silence(beat, session->peer_hello.heartbeat_seconds());
-  const uint64_t generation = link_up(session);
+  const uint64_t generation = link_up(session, keeper);
+  if (generation == 0) {
+    return make_error(ErrorCode::kConflict, "its peer entry changed in a reload");
+  }
   spdlog::info("link {} {} up (heartbeat every {} s)", dialled ? "to" : "from", peer_name,
                beat.count());
   if (on_up_) on_up_(peer_name);
@@ -228,8 +230,9 @@ Status LinkHub::run_link(const std::shared_ptr<PeerSession>& session, bool diall
   return ended;
 }
 
-uint64_t LinkHub::link_up(const std::shared_ptr<PeerSession>& session) {
+uint64_t LinkHub::link_up(const std::shared_ptr<PeerSession>& session, uint64_t keeper) {
   std::lock_guard lk(mu_);
+  if (keeper != 0 && !keeping(session->peer_name, keeper)) return 0;  // retired by a reload
   LinkState& st = links_[session->peer_name];
   if (st.session) st.session->stream->close();  // a new link replaces a stale one
   st.session = session;
@@ -314,8 +317,8 @@ void LinkHub::fail_waiters(const std::string& peer, const std::string& nonce,
 }
 
 void LinkHub::open_reverse(const std::shared_ptr<PeerSession>& link, const std::string& nonce) {
-  const PeerConfig* peer = config_.find_peer(link->peer_name);
-  if (peer == nullptr) return;
+  const std::optional<PeerConfig> peer = config_.find_peer(link->peer_name);
+  if (!peer) return;
   auto refuse = [link, nonce](const std::string& reason) {
     peer::LinkMessage m;
     m.mutable_session_refused()->set_nonce(nonce);

@@ -58,6 +58,10 @@ class LinkHub {
   void start();
   // Ends the keepers and refuses new requests; links end when the registry closes streams.
   void stop();
+  // The config's peers were reloaded: starts keepers for peers that gained an address (or are
+  // new), ends those of peers that were removed or whose address changed or went, and closes
+  // those peers' links (either direction). Links of unchanged peers stay up.
+  void reload();
   // Called (on a link's thread) whenever a link with `peer` comes up.
   void set_on_up(std::function<void(const std::string& peer)> fn) { on_up_ = std::move(fn); }
 
@@ -93,13 +97,21 @@ class LinkHub {
     std::string failed;                    // set when the peer refused or the link died
   };
 
-  void keep(const PeerConfig& peer);  // dialler: keeps the link to `peer` up
-  // Runs a link on either side until it dies; returns why it ended.
-  Status run_link(const std::shared_ptr<PeerSession>& session, bool dialled);
+  struct Keeper {
+    uint64_t id = 0;
+    Endpoint address;  // what it dials
+  };
+  // Dialler: keeps the link to `peer` up while keeper `id` is the peer's (keepers_).
+  void keep(const PeerConfig& peer, uint64_t id);
+  void start_keeper(const PeerConfig& peer);  // registers a keeper and spawns it; mu_ not held
+  bool keeping(const std::string& peer, uint64_t id) const;  // with mu_ held
+  // Runs a link on either side until it dies; returns why it ended. `keeper`: the dialler's
+  // keeper id (the link is refused when a reload retired it), 0 on the listener.
+  Status run_link(const std::shared_ptr<PeerSession>& session, bool dialled, uint64_t keeper);
   // run_link's steps. link_up makes `session` the peer's live link (closing a stale one) and
   // returns its generation; read_link reads and handles link messages until the link fails;
   // link_down marks the link down, or returns false when a newer link replaced it.
-  uint64_t link_up(const std::shared_ptr<PeerSession>& session);
+  uint64_t link_up(const std::shared_ptr<PeerSession>& session, uint64_t keeper);
   Status read_link(const std::shared_ptr<PeerSession>& session, bool dialled,
                    std::chrono::milliseconds silence);
   Status handle_link_message(const std::shared_ptr<PeerSession>& session, bool dialled,
@@ -113,8 +125,8 @@ class LinkHub {
   // Listener: the peer refused (or the link lost) the session asked for with `nonce` ("" for
   // every session asked of `peer`).
   void fail_waiters(const std::string& peer, const std::string& nonce, const std::string& why);
-  // Waits up to `d` unless stopping; false when stopping.
-  bool pause(std::chrono::milliseconds d);
+  // Waits up to `d` unless stopping (or keeper `id` of `peer` retired); false then.
+  bool pause(std::chrono::milliseconds d, const std::string& peer, uint64_t id);
 
   const Config& config_;
   TlsContext& tls_;
@@ -129,6 +141,8 @@ class LinkHub {
   std::map<std::string, LinkState> links_;  // guarded by mu_; by peer name
   std::map<std::string, Waiter> waiters_;   // guarded by mu_; by nonce
   uint64_t next_generation_ = 1;            // guarded by mu_
+  std::map<std::string, Keeper> keepers_;   // guarded by mu_; the current keeper by peer name
+  uint64_t next_keeper_ = 1;                // guarded by mu_
 };
 
 }  // namespace zrep

@@ -178,8 +178,14 @@ Result<std::unique_ptr<PeerSession>> accept_peer(const Config& config, TlsContex
     session->slot = std::move(slot);
   }
   *reply.mutable_hello() = mine;
-  const PeerConfig* entry = config.find_peer(session->peer_name);
-  reply.set_needs_link(entry != nullptr && !entry->address);
+  // Checked again after the handshake: a reload may have removed the peer meanwhile.
+  const std::optional<PeerConfig> entry = config.find_peer(session->peer_name);
+  if (!entry) {
+    return refuse(
+        make_error(ErrorCode::kPermissionDenied,
+                   "peer '" + session->peer_name + "' is not configured on " + config.host));
+  }
+  reply.set_needs_link(!entry->address);
   ZREP_RETURN_IF_ERROR(send_message(*session->channel, reply));
   session->peer_hello = theirs;
   return session;

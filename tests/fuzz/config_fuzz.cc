@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // What a valid config promises the rest of the agent.
   ZREP_FUZZ_CHECK(!cfg->host.empty());
   for (const auto& peer : cfg->peers) {
-    ZREP_FUZZ_CHECK(cfg->find_peer(peer.name) != nullptr);
+    ZREP_FUZZ_CHECK(cfg->find_peer(peer.name).has_value());
     for (const auto& ds : peer.datasets) ZREP_FUZZ_CHECK(validate_dataset_name(ds).is_ok());
   }
   for (const auto& fs : cfg->filesystems) {

@@ -377,8 +377,8 @@ TEST_F(Faults, GarbageOnThePeerPortIsRefusedAndTheAgentSurvives) {
   ASSERT_TRUE(config) << config.error().message;
   auto tls = TlsContext::create({config->ca_file, config->cert_file, config->key_file});
   ASSERT_TRUE(tls) << tls.error().message;
-  const PeerConfig* peer = config->find_peer(beta_name());
-  ASSERT_NE(peer, nullptr);
+  const std::optional<PeerConfig> peer = config->find_peer(beta_name());
+  ASSERT_TRUE(peer);
   ZfsFeatures features;
   features.version = "faults-test";
 

@@ -32,8 +32,8 @@ TEST(Config, ParsesAGoodFile) {
   EXPECT_EQ(c->peers[0].address->port, 7451);
   EXPECT_EQ(c->peers[0].datasets.size(), 2u);
   EXPECT_FALSE(c->peers[1].address);
-  EXPECT_NE(c->find_peer("gamma"), nullptr);
-  EXPECT_EQ(c->find_peer("delta"), nullptr);
+  EXPECT_TRUE(c->find_peer("gamma").has_value());
+  EXPECT_FALSE(c->find_peer("delta").has_value());
 }
 
 void expect_error(const std::string& text, const std::string& fragment) {

@@ -331,6 +331,52 @@ TEST_F(CryptoTest, RevokedCertificatesAreRefusedAndTheCrlIsReloadedWhenItChanges
       << wrong_ca.error().message;
 }
 
+// A reload: new handshakes (either side) present the new certificate, a session open before
+// goes on with the old one, and files that do not load keep the running context.
+TEST_F(CryptoTest, ReloadPresentsTheNewCertificateToNewHandshakesOnly) {
+  make_pkis();
+  auto alpha = context(ca_, "alpha");
+  auto beta = context(ca_, "beta");
+  Session before = handshake(*alpha, "beta", *beta, {"alpha"});
+  ASSERT_TRUE(before.client.is_ok() && before.server.is_ok());
+  const std::string old_serial = (*before.client)->peer_serial();
+
+  // Re-issued: the old pair moved aside, a new one in its place, loaded from other paths.
+  for (const char* ext : {".crt", ".key"})
+    std::filesystem::rename(ca_ + "/beta" + ext, ca_ + "/beta-old" + ext);
+  ASSERT_TRUE(pki_issue(ca_, "beta").is_ok());
+  for (const char* ext : {".crt", ".key"})
+    std::filesystem::rename(ca_ + "/beta" + ext, ca_ + "/beta-new" + ext);
+  TlsFiles fresh{ca_ + "/ca.crt", ca_ + "/beta-new.crt", ca_ + "/beta-new.key"};
+
+  // Bad files first (a missing key, a key of another pair, a pair of another CA): each keeps
+  // the running context.
+  EXPECT_FALSE(beta->reload({fresh.ca_file, fresh.cert_file, ca_ + "/nothing.key"}).is_ok());
+  Status bad = beta->reload({fresh.ca_file, fresh.cert_file, ca_ + "/beta-old.key"});
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.message().find("does not match"), std::string::npos) << bad.message();
+  EXPECT_FALSE(beta->reload({fresh.ca_file, other_ + "/alpha.crt", other_ + "/alpha.key"}).is_ok());
+  Session still_old = handshake(*alpha, "beta", *beta, {"alpha"});
+  ASSERT_TRUE(still_old.client.is_ok()) << still_old.client.error().message;
+  EXPECT_EQ((*still_old.client)->peer_serial(), old_serial);
+
+  ASSERT_TRUE(beta->reload(fresh).is_ok());
+  Session accepted = handshake(*alpha, "beta", *beta, {"alpha"});
+  ASSERT_TRUE(accepted.client.is_ok()) << accepted.client.error().message;
+  ASSERT_TRUE(accepted.server.is_ok()) << accepted.server.error().message;
+  const std::string new_serial = (*accepted.client)->peer_serial();
+  EXPECT_NE(new_serial, old_serial);
+  Session dialled = handshake(*beta, "alpha", *alpha, {"beta"});  // beta dials: the new one too
+  ASSERT_TRUE(dialled.server.is_ok()) << dialled.server.error().message;
+  EXPECT_EQ((*dialled.server)->peer_serial(), new_serial);
+
+  // The session from before the reload goes on.
+  std::vector<uint8_t> byte(1);
+  ASSERT_TRUE((*before.server)->write_all(as_bytes("y")).is_ok());
+  ASSERT_TRUE((*before.client)->read_exact(byte, milliseconds(2000)).is_ok());
+  EXPECT_EQ(byte[0], 'y');
+}
+
 TEST_F(CryptoTest, CloseWakesABlockedReader) {
   make_pkis();
   auto alpha = context(ca_, "alpha");
@@ -348,6 +394,24 @@ TEST_F(CryptoTest, CloseWakesABlockedReader) {
   EXPECT_EQ(reader.get().code(), ErrorCode::kUnavailable);
   EXPECT_LT(Clock::now() - start, milliseconds(5000));
   EXPECT_FALSE(client.write_all(as_bytes("late")).is_ok());
+}
+
+// Data the peer sent before a close() waits in the socket buffer: it is not read any more.
+TEST_F(CryptoTest, AClosedSessionReadsNothingThatWasStillBuffered) {
+  make_pkis();
+  auto alpha = context(ca_, "alpha");
+  auto beta = context(ca_, "beta");
+  Session session = handshake(*alpha, "beta", *beta, {"alpha"});
+  ASSERT_TRUE(session.client.is_ok() && session.server.is_ok());
+  ASSERT_TRUE((*session.server)->write_all(as_bytes("buffered")).is_ok());
+  for (int i = 0; i < 100 && !(*session.client)->readable_now(); ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_TRUE((*session.client)->readable_now());
+  (*session.client)->close();
+  std::vector<uint8_t> got(8);
+  Status read = (*session.client)->read_exact(got, milliseconds(1000));
+  EXPECT_EQ(read.code(), ErrorCode::kUnavailable) << read.message();
 }
 
 TEST_F(CryptoTest, PeerFromAnotherCaIsRefusedByBothSides) {
