@@ -16,8 +16,9 @@ namespace {
 // A field as a table cell or in a sentence: "-" when it is empty.
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 
-// Left-aligned columns wide enough for every cell.
-std::string table(const std::vector<std::vector<std::string>>& rows) {
+}  // namespace
+
+std::string text_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& r : rows) {
     width.resize(std::max(width.size(), r.size()));
@@ -34,6 +35,8 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
   }
   return out;
 }
+
+namespace {
 
 std::string init_text(const control::Transfer& t) {
   if (t.adopted()) {
@@ -91,7 +94,7 @@ std::string snapshots_text(const control::SnapshotList& r) {
   for (const auto& s : r.snapshots()) {
     t.push_back({or_dash(s.snapshot()), std::to_string(s.guid()), s.has_sent() ? "yes" : "no"});
   }
-  return table(t);
+  return text_table(t);
 }
 
 std::string list_text(const control::ListResult& r) {
@@ -102,7 +105,7 @@ std::string list_text(const control::ListResult& r) {
                  or_dash(p.src_host()) + ":" + or_dash(p.src_fs()),
                  or_dash(p.dest_host()) + ":" + or_dash(p.dest_fs())});
   }
-  return table(t);
+  return text_table(t);
 }
 
 // The STATE column: every finding that applies (agent/cli/health.h), worst first; "ok" when none.
@@ -140,7 +143,7 @@ std::string status_text(const control::StatusResult& rows, int64_t now) {
                  last, lag, snap, std::to_string(r.unsent_snapshots()), next,
                  state_text(r, now, rows.max_switch_age_seconds())});
   }
-  return table(t) + host_text(rows, now);
+  return text_table(t) + host_text(rows, now);
 }
 
 std::string failover_text(const control::FailoverResult& r) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,8 @@ namespace zrep {
 
 std::string human_bytes(uint64_t bytes);      // "1.5 MiB"
 std::string human_duration(int64_t seconds);  // "3m 20s"
+// Left-aligned columns wide enough for every cell, two spaces apart; one line per row.
+std::string text_table(const std::vector<std::vector<std::string>>& rows);
 // A zrep:fenced record in words, with what to do.
 std::string describe_fenced(const std::string& record, const std::string& fs);
 // A zrep:kept record (a failover at a named snapshot kept what was newer aside) for a person.

@@ -24,25 +24,6 @@ const char* level_name(control::Check::Level level) {
   }
 }
 
-// Left-aligned columns wide enough for every cell (as render.cc's tables).
-std::string columns(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& r : rows) {
-    width.resize(std::max(width.size(), r.size()));
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
-}
-
 std::string link_cell(const control::PeerView& p) {
   if (!p.has_link()) return "-";
   return p.link().direction() + " " + p.link().state();
@@ -90,7 +71,7 @@ std::string peers_text(const control::PeersResult& peers, int64_t now) {
                     p.reachable() ? or_dash(p.agent_version()) : "-", zfs, last, skew_cell(p)});
     notes += peer_notes(p);
   }
-  return columns(rows) + notes;
+  return text_table(rows) + notes;
 }
 
 json peers_json(const control::PeersResult& peers) {

@@ -2,9 +2,6 @@
 // real agents and what really happened to the filesystem.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -36,15 +33,8 @@ class Monitoring : public PairTest {
 
 // One HTTP request to 127.0.0.1:port; the whole answer.
 std::string http_get(int port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "";
-  }
+  int fd = tcp_to(port);
+  if (fd < 0) return "";
   (void)!::write(fd, request.data(), request.size());
   std::string out;
   char buf[4096];

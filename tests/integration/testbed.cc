@@ -234,6 +234,20 @@ bool wait_receives_gone(const std::string& target, std::chrono::seconds limit) {
 // A loopback port nothing listens on now. The kernel may hand the same ephemeral port out again
 // once its socket is closed, so a port given to one agent of this process is never given again
 // (two agents of one test once got the same port, and one dialled itself).
+int tcp_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 int free_port() {
   static std::mutex mu;
   static std::set<int> given;

@@ -69,6 +69,8 @@ std::string read_file(const std::string& path);  // "" when it cannot be read
 std::string test_data(size_t bytes, uint32_t seed);
 
 int free_port();
+// A plain TCP connection to 127.0.0.1:port (blocking), or -1.
+int tcp_to(int port);
 
 // Processes whose argv is `zfs recv|receive ... TARGET` (a receive still running into TARGET).
 std::vector<pid_t> receives_into(const std::string& target);
