@@ -185,23 +185,8 @@ void Daemon::State::watch_crl() {
 }
 
 std::string Daemon::State::scrape() {
-  ScrapeInput in;
-  auto st = replicator.status(control::StatusCommand{});
-  if (st) {
-    in.status = std::move(*st);
-  } else {
-    in.status_ok = false;
-  }
-  for (const auto& name : config.peer_names()) {
-    PeerMetrics p{.name = name, .link_up = std::nullopt, .sessions = peer_sessions->held(name)};
-    if (auto link = links.describe(name)) p.link_up = link->up;
-    in.peers.push_back(std::move(p));
-  }
-  in.now = unix_now();
-  in.version = kAgentVersion;
-  in.zfs_version = zfs.features().version;
-  in.host = config.host;
-  return metrics_text(in, metrics::Registry::global());
+  return metrics_text(collect_scrape({config, zfs, replicator, links, *peer_sessions}),
+                      metrics::Registry::global());
 }
 
 void Daemon::State::feed_watchdog(std::chrono::microseconds period) {
