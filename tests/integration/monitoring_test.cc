@@ -132,7 +132,9 @@ TEST_F(Monitoring, MetricsDuringAndAfterTransfersAreWhatHappened) {
       << "beta serves alpha's transfer while it is held:\n"
       << during;
   const double sent = (*synced)[0]["bytes"].get<double>();
-  EXPECT_GT(sent, 24 << 20);
+  // At least what beta had received when it held the transfer (on OpenZFS the stream is
+  // smaller than the files: blocks travel compressed).
+  EXPECT_GE(sent, 16 << 20);
 
   // After it: what alpha sent (since its restart) is what beta received, one verified transfer.
   const std::string a = scrape(pa), b = scrape(pb);
