@@ -21,8 +21,9 @@ HostileListener::HostileListener(Config config, std::shared_ptr<TlsContext> tls,
   start(port);
 }
 
-HostileListener::HostileListener(const std::string& config_path, int port, Answer answer)
-    : answer_(std::move(answer)) {
+HostileListener::HostileListener(const std::string& config_path, int port, Answer answer,
+                                 HelloEdit edit_hello)
+    : answer_(std::move(answer)), edit_hello_(std::move(edit_hello)) {
   auto cfg = load_config(config_path);
   EXPECT_TRUE(cfg) << cfg.error().message;
   if (!cfg) return;
@@ -70,7 +71,9 @@ void HostileListener::serve(int fd) {
     ::close(fd);
     return;
   }
-  auto session = accept_peer(config_, *tls_, fd, make_hello(config_, zfs->features(), "liar"),
+  peer::Hello hello = make_hello(config_, zfs->features(), "liar");
+  if (edit_hello_) edit_hello_(hello);
+  auto session = accept_peer(config_, *tls_, fd, hello,
                              std::chrono::steady_clock::now() + std::chrono::seconds(30));
   if (!session) return;
   while (!stop_) {

@@ -21,8 +21,11 @@ class HostileListener {
   // Fills `reply` (its id is set already) for `req`.
   using Answer = std::function<void(const peer::Request& req, peer::Reply& reply)>;
   HostileListener(Config config, std::shared_ptr<TlsContext> tls, int port, Answer answer);
+  // Changes the Hello it answers with (its clock, its version strings, ...).
+  using HelloEdit = std::function<void(peer::Hello& hello)>;
   // With the config and certificate of the agent whose config file is `config_path`.
-  HostileListener(const std::string& config_path, int port, Answer answer);
+  HostileListener(const std::string& config_path, int port, Answer answer,
+                  HelloEdit edit_hello = nullptr);
   ~HostileListener();
   HostileListener(const HostileListener&) = delete;
   HostileListener& operator=(const HostileListener&) = delete;
@@ -38,6 +41,7 @@ class HostileListener {
   Config config_;
   std::shared_ptr<TlsContext> tls_;
   Answer answer_;
+  HelloEdit edit_hello_;
   int fd_ = -1;
   bool bound_ = false;
   std::atomic<bool> stop_{false};

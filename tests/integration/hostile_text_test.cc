@@ -70,5 +70,45 @@ TEST_F(PairTest, HostilePeerTextIsEscapedInCliOutputAndLog) {
   EXPECT_FALSE(dataset_exists(dst_));
 }
 
+// What a peer says of itself in its Hello (its version strings, its clock) is only shown, and
+// only escaped: `peers` and `doctor` print it without raw control characters, a clock at the
+// end of time is a skew to report (no overflow, no decision taken on it), and the agent serves on.
+TEST_F(PairTest, AHostileHelloIsOnlyShownAndEscaped) {
+  beta().stop();
+  HostileListener server(
+      beta().config_path(), hosts_->beta_spec.port,
+      [](const peer::Request&, peer::Reply& reply) {
+        reply.mutable_error()->set_code("permission-denied");
+        reply.mutable_error()->set_message(kHostile);
+      },
+      [](peer::Hello& hello) {
+        hello.set_agent_version(kHostile);
+        hello.mutable_zfs()->set_version(kHostile);
+        hello.set_unix_time(UINT64_MAX);
+      });
+  ASSERT_TRUE(server.bound());
+
+  auto text = alpha().cli({"peers"}, 60);
+  auto json = alpha().cli({"--json", "peers"}, 60);
+  auto doctor = alpha().cli({"doctor"}, 60);
+  for (const auto* r : {&text, &json, &doctor}) {
+    const std::string out = r->out + r->err;
+    EXPECT_FALSE(has_raw_control(out)) << out;
+    EXPECT_EQ(out.find("\nFORGED LOG LINE"), std::string::npos) << out;
+  }
+  EXPECT_NE(text.out.find("\\x1b[2J"), std::string::npos) << "shown, escaped: " << text.out;
+  const auto j = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_TRUE(j.is_array() && j.size() == 1) << json.out;
+  EXPECT_EQ(j[0].value("reachable", false), true) << json.out;
+  ASSERT_TRUE(j[0].contains("clock_skew_seconds")) << json.out;
+  EXPECT_GT(j[0]["clock_skew_seconds"].get<int64_t>(), int64_t{1} << 60) << "clamped, not wrapped";
+  // doctor reports the clock, and fails on it; nothing else changes.
+  EXPECT_EQ(doctor.exit_code, 1) << doctor.out;
+  EXPECT_NE(doctor.out.find("FAIL clock " + beta_name()), std::string::npos) << doctor.out;
+  EXPECT_FALSE(has_raw_control(alpha().log()));
+  EXPECT_TRUE(alpha().running());
+  EXPECT_EQ(alpha().cli({"status"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace zrep::testbed
