@@ -53,9 +53,7 @@ int run_check(const GlobalOptions& g, const CheckOptions& o) {
   control::Request r;
   for (const auto& n : o.names) r.mutable_status()->add_fs(n);
   r.mutable_status();
-  GlobalOptions quiet = g;
-  quiet.json = true;  // no progress lines
-  DaemonAnswer answer = ask_daemon(quiet, r);
+  DaemonAnswer answer = ask_daemon(g, r);  // status sends no progress
   if (!answer.result) return unknown(answer.error);
   if (!answer.result->ok()) return unknown(answer.result->message());
   if (!answer.result->has_status()) return unknown("the daemon sent no status (another release?)");

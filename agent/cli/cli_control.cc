@@ -70,15 +70,7 @@ int print_result(const GlobalOptions& g, const control::Result& result) {
   } else {
     std::cout << render_text(result, unix_now());
   }
-  if (result.value_case() == control::Result::kStatus) {
-    const int64_t now = unix_now();
-    const auto& st = result.status();
-    bool healthy = worst(assess_host(st, now)) <= Severity::kOk;
-    for (const auto& fs : st.filesystems()) {
-      healthy = healthy && worst(assess(fs, now, st.max_switch_age_seconds())) <= Severity::kOk;
-    }
-    if (!healthy) return kExitUnhealthy;
-  }
+  if (result.has_status() && needs_attention(result.status(), unix_now())) return kExitUnhealthy;
   return 0;
 }
 

@@ -10,8 +10,6 @@
 namespace zrep {
 namespace {
 
-std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
-
 std::string link_down_text(const control::LinkView& l, int64_t now) {
   std::string state = l.direction() == "listens" ? "LINK DOWN: the peer must dial in"
                                                  : "LINK DOWN: cannot reach the peer";
@@ -143,6 +141,10 @@ Severity worst(const std::vector<Finding>& findings) {
   Severity w = Severity::kOk;
   for (const auto& f : findings) w = std::max(w, f.severity);
   return w;
+}
+
+bool needs_attention(const control::StatusResult& status, int64_t now) {
+  return check_report(status, now).exit_code != static_cast<int>(Severity::kOk);
 }
 
 CheckReport check_report(const control::StatusResult& status, int64_t now, const LagOverride& lag) {

@@ -38,6 +38,9 @@ std::vector<Finding> assess_host(const control::StatusResult& status, int64_t no
 
 Severity worst(const std::vector<Finding>& findings);  // kOk when there are none
 
+// Whether a filesystem of `status`, or the host's certificate, needs attention (status exit 4).
+bool needs_attention(const control::StatusResult& status, int64_t now);
+
 // The `check` plugin's one line ("ZREP CRITICAL - ... | perfdata") and its exit code.
 struct CheckReport {
   int exit_code = 3;

@@ -11,12 +11,8 @@
 #include "agent/logic/records.h"
 
 namespace zrep {
-namespace {
 
-// A field as a table cell or in a sentence: "-" when it is empty.
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
-
-}  // namespace
 
 std::string text_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;

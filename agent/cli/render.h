@@ -15,6 +15,8 @@ namespace zrep {
 
 std::string human_bytes(uint64_t bytes);      // "1.5 MiB"
 std::string human_duration(int64_t seconds);  // "3m 20s"
+// A field as a table cell or in a sentence: "-" when it is empty.
+std::string or_dash(const std::string& s);
 // Left-aligned columns wide enough for every cell, two spaces apart; one line per row.
 std::string text_table(const std::vector<std::vector<std::string>>& rows);
 // A zrep:fenced record in words, with what to do.

@@ -11,8 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
-
 const char* level_name(control::Check::Level level) {
   switch (level) {
     case control::Check::LEVEL_OK:
