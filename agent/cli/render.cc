@@ -86,11 +86,13 @@ std::string expire_text(const control::ExpireResult& r) {
 
 std::string snapshots_text(const control::SnapshotList& r) {
   if (r.snapshots().empty()) return "no zrep snapshots\n";
-  std::vector<std::vector<std::string>> t{{"SNAPSHOT", "GUID", "SENT"}};
+  std::vector<std::vector<std::string>> t{{"SNAPSHOT", "GUID", "SENT", "RETENTION"}};
   for (const auto& s : r.snapshots()) {
-    t.push_back({or_dash(s.snapshot()), std::to_string(s.guid()), s.has_sent() ? "yes" : "no"});
+    t.push_back({or_dash(s.snapshot()), std::to_string(s.guid()), s.has_sent() ? "yes" : "no",
+                 or_dash(s.retention())});
   }
-  return text_table(t);
+  return text_table(t) + fmt::format("retention: savecount {}, grid {}\n", r.savecount(),
+                                     r.grid().empty() ? "none" : r.grid());
 }
 
 std::string list_text(const control::ListResult& r) {

@@ -116,7 +116,8 @@ json snapshots_json(const control::SnapshotList& r) {
     out.push_back(json{{"snapshot", s.snapshot()},
                        {"guid", std::to_string(s.guid())},
                        {"created", s.created()},
-                       {"sent", s.has_sent() ? json(s.sent()) : json(nullptr)}});
+                       {"sent", s.has_sent() ? json(s.sent()) : json(nullptr)},
+                       {"retention", s.retention()}});
   }
   return out;
 }

@@ -7,6 +7,7 @@
 
 #include <toml++/toml.h>
 
+#include "agent/logic/retention_grid.h"
 #include "agent/logic/zfs_names.h"
 #include "common/host_name.h"
 
@@ -131,11 +132,24 @@ Result<PeerConfig> parse_peer(const toml::table& t, size_t index, std::string_vi
   return peer;
 }
 
+// `retention = "1x1h(keep=all) | 24x1h | 14x1d"`: checked, kept as its normalised text.
+Result<std::optional<std::string>> optional_grid(const toml::table& t, const std::string& where,
+                                                 std::string_view source) {
+  const auto* node = t.get("retention");
+  if (node == nullptr) return std::optional<std::string>();
+  auto text = node->value<std::string>();
+  if (!text)
+    return config_error(source, where + "'retention' must be a string such as \"24x1h | 14x1d\"");
+  auto grid = parse_retention_grid(*text);
+  if (!grid) return config_error(source, where + "'retention': " + grid.error().message);
+  return std::optional<std::string>(grid->text());
+}
+
 Result<FilesystemConfig> parse_filesystem(const toml::table& t, size_t index,
                                           std::string_view source) {
   std::string where = "in [[filesystem]] #" + std::to_string(index + 1) + ": ";
-  ZREP_RETURN_IF_ERROR(
-      check_known_keys(t, {"name", "interval", "raw", "warn_lag", "crit_lag"}, where, source));
+  ZREP_RETURN_IF_ERROR(check_known_keys(
+      t, {"name", "interval", "raw", "warn_lag", "crit_lag", "retention"}, where, source));
   FilesystemConfig fs;
   auto name = required_string(t, "name", where, source);
   if (!name) return name.error();
@@ -153,6 +167,9 @@ Result<FilesystemConfig> parse_filesystem(const toml::table& t, size_t index,
     if (!raw->is_boolean()) return config_error(source, where + "'raw' must be true or false");
     fs.raw = raw->value<bool>();
   }
+  auto grid = optional_grid(t, where, source);
+  if (!grid) return grid.error();
+  fs.retention = *grid;
   return fs;
 }
 
@@ -186,6 +203,9 @@ Status parse_schedule(const toml::table& root, Config& cfg, std::string_view sou
     if (!bytes) return config_error(source, "'min_free': " + bytes.error().message);
     cfg.schedule.min_free_bytes = *bytes;
   }
+  auto grid = optional_grid(root, "", source);
+  if (!grid) return grid.error();
+  cfg.schedule.retention = grid->value_or("");
   if (const auto* list = root.get("filesystem")) {
     const auto* arr = list->as_array();
     if (arr == nullptr)
@@ -266,6 +286,7 @@ const std::set<std::string>& top_level_keys() {
                                               "warn_lag",
                                               "crit_lag",
                                               "max_switch_age",
+                                              "retention",
                                               "filesystem"};
   return kKeys;
 }

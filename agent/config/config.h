@@ -55,6 +55,9 @@ struct ScheduleConfig {
   uint64_t min_free_bytes = 0;       // skip a run when the filesystem has less space available
   std::chrono::seconds max_backoff{900};  // cap on the retry delay after failures
   uint32_t max_parallel_syncs = 4;        // scheduled runs at once; the rest wait their turn
+  // Retention by age for every filesystem here without its own (agent/logic/retention_grid.h),
+  // normalised; "": by zrep:retention, else by count only.
+  std::string retention;
   bool operator==(const ScheduleConfig&) const = default;
 };
 
@@ -85,6 +88,7 @@ struct FilesystemConfig {
   // Raw sends (zfs send -w, OpenZFS): the standby holds the data encrypted, without the key.
   // Unset: raw for encrypted filesystems.
   std::optional<bool> raw;
+  std::optional<std::string> retention;  // overrides ScheduleConfig::retention
   bool operator==(const FilesystemConfig&) const = default;
 };
 
@@ -143,6 +147,9 @@ struct Config {
   // without a schedule (synced by cron, say daily): 25 h and 49 h.
   LagLimits lag_limits_for(std::string_view fs) const;
   std::optional<bool> raw_for(std::string_view fs) const;
+  // The retention grid this host applies to its side of fs: its [[filesystem]] entry's, else
+  // the global one; nothing when neither is set (then zrep:retention on fs decides).
+  std::optional<std::string> retention_for(std::string_view fs) const;
   // The [[filesystem]] entries.
   std::vector<FilesystemConfig> filesystems_copy() const;
 

@@ -95,6 +95,15 @@ std::optional<bool> Config::raw_for(std::string_view fs) const {
   return std::nullopt;
 }
 
+std::optional<std::string> Config::retention_for(std::string_view fs) const {
+  std::shared_lock lk(*live_mu);
+  for (const auto& f : filesystems) {
+    if (f.name == fs && f.retention) return f.retention;
+  }
+  if (!schedule.retention.empty()) return schedule.retention;
+  return std::nullopt;
+}
+
 std::chrono::seconds Config::interval_for(std::string_view fs) const {
   std::shared_lock lk(*live_mu);
   return interval_locked(*this, fs);

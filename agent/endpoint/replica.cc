@@ -114,7 +114,9 @@ Result<peer::ExpireReply> PeerService::expire(const peer::ExpireRequest& req) {
   ZREP_RETURN_IF_ERROR(check_destination_of_peer(req.fs(), *p));
   // The master's newest common snapshot is kept whatever the count; 0 (it does not know one)
   // destroys nothing.
-  auto done = apply_retention(zfs_, req.fs(), *p, req.keep_guid(), false);
+  auto policy = retention_policy(config_, req.fs(), *p);
+  if (!policy) return policy.error();
+  auto done = apply_retention(zfs_, req.fs(), *policy, req.keep_guid(), false);
   if (!done) return done.error();
   peer::ExpireReply reply;
   for (const auto& name : done->destroyed) reply.add_destroyed(std::string(snap_part_of(name)));

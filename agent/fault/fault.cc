@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <thread>
 
@@ -29,6 +30,14 @@ void fault_point(const char* step) {
   spdlog::default_logger()->flush();
   ::kill(::getpid(), SIGKILL);
   ::pause();
+}
+
+int64_t retention_clock() {
+  static const int64_t offset = [] {
+    const char* v = std::getenv("ZREP_CLOCK_OFFSET");
+    return v == nullptr ? 0 : std::strtoll(v, nullptr, 10);
+  }();
+  return static_cast<int64_t>(::time(nullptr)) + offset;
 }
 
 }  // namespace zrep

@@ -16,6 +16,8 @@ inline constexpr const char* kDestFs = "zrep:dest-fs";
 inline constexpr const char* kDestHost = "zrep:dest-host";
 inline constexpr const char* kMaster = "zrep:master";  // "yes" on the master's filesystem
 inline constexpr const char* kSavecount = "zrep:savecount";
+// Retention by age on this side (agent/logic/retention_grid.h), when the config sets none.
+inline constexpr const char* kRetention = "zrep:retention";
 inline constexpr const char* kSent = "zrep:sent";  // on snapshots: unix time it reached the peer
 inline constexpr const char* kEpoch = "zrep:epoch";
 inline constexpr const char* kSwitch = "zrep:switch";      // journal of a role switch in progress
@@ -35,16 +37,16 @@ inline constexpr uint32_t kDefaultSavecount = 5;
 
 // Every property a filesystem's replication state is read from.
 inline std::vector<std::string> filesystem_props() {
-  return {kSrcFs,  kSrcHost,  kDestFs,    kDestHost,  kMaster,   kSavecount, kEpoch,   kSwitch,
-          kFenced, kTakeover, kReceiving, kRecursive, kMemberOf, kKept,      kReadonly};
+  return {kSrcFs,  kSrcHost,  kDestFs,    kDestHost,  kMaster,   kSavecount, kEpoch,    kSwitch,
+          kFenced, kTakeover, kReceiving, kRecursive, kMemberOf, kKept,      kReadonly, kRetention};
 }
 
 using PropMap = std::map<std::string, std::string>;
 
 // The properties `clear` removes from a filesystem (zrep:sent is removed from its snapshots).
 inline std::vector<std::string> pairing_props() {
-  return {kSrcFs,  kSrcHost, kDestFs,   kDestHost,  kMaster,    kSavecount, kEpoch,
-          kSwitch, kFenced,  kTakeover, kReceiving, kRecursive, kMemberOf,  kKept};
+  return {kSrcFs,  kSrcHost,  kDestFs,    kDestHost,  kMaster,   kSavecount, kEpoch,    kSwitch,
+          kFenced, kTakeover, kReceiving, kRecursive, kMemberOf, kKept,      kRetention};
 }
 
 inline std::string get(const PropMap& m, const std::string& key) {

@@ -73,8 +73,10 @@ Result<control::Expired> Replicator::expire_one(const std::string& fs, PeerClien
   auto p = zfs_.get_props(fs, props::filesystem_props());
   if (!p) return p.error();
   const bool master = props::get(*p, props::kMaster) == "yes";
+  auto policy = retention_policy(config_, fs, *p);
+  if (!policy) return policy.error();
   // keep_guid 0: the newest common snapshot as the sent marks here say.
-  auto done = apply_retention(zfs_, fs, *p,
+  auto done = apply_retention(zfs_, fs, *policy,
                               keep_guid == 0 ? std::nullopt : std::optional(keep_guid), master);
   if (!done) return done.error();
   control::Expired out;
@@ -247,7 +249,18 @@ Result<control::SnapshotList> Replicator::list_snapshots(const std::string& fs) 
   if (!managed) return managed.error();
   auto snaps = zfs_.list_snapshots(fs);
   if (!snaps) return snaps.error();
+  // Why each stays (or that it goes at the next sync or expire), as retention would decide now.
+  const props::PropMap& p = managed->begin()->second;
+  auto policy = retention_policy(config_, fs, p);
+  if (!policy) return policy.error();
+  auto decisions =
+      retention_decisions(zfs_, fs, *policy, std::nullopt, props::get(p, props::kMaster) == "yes");
+  if (!decisions) return decisions.error();
+  std::map<std::string, std::string> why;
+  for (const auto& d : *decisions) why[d.name] = d.why;
   control::SnapshotList out;
+  out.set_savecount(policy->savecount);
+  out.set_grid(policy->grid.text());
   for (const auto& s : *snaps) {
     if (!parse_zrep_snap(snap_part_of(s.name))) continue;
     auto* e = out.add_snapshots();
@@ -255,6 +268,7 @@ Result<control::SnapshotList> Replicator::list_snapshots(const std::string& fs) 
     e->set_guid(s.guid);
     e->set_created(s.creation);
     if (s.sent) e->set_sent(*s.sent);
+    e->set_retention(why[s.name]);
   }
   return out;
 }

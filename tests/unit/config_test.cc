@@ -230,3 +230,34 @@ TEST(Config, TheDocumentedExampleParses) {
 
 }  // namespace
 }  // namespace zrep
+
+namespace zrep {
+namespace {
+
+TEST(Config, RetentionGridsGlobalAndPerFilesystem) {
+  const std::string tls = "[tls]\nca = \"/c\"\ncert = \"/c\"\nkey = \"/k\"\n";
+  auto c = parse_config(std::string("host = \"a\"\nretention = \"1x1h(keep=all)|24x1h\"\n") + tls +
+                            "[[filesystem]]\nname = \"tank/vm\"\nretention = \"14x1d\"\n" +
+                            "[[filesystem]]\nname = \"tank/count\"\nretention = \"\"\n",
+                        "r.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->retention_for("tank/vm"), "14x1d");
+  EXPECT_EQ(c->retention_for("tank/other"), "1x1h(keep=all) | 24x1h");  // normalised
+  EXPECT_EQ(c->retention_for("tank/count"), "");  // by count only, whatever the global says
+  auto none = parse_config("host = \"a\"\n" + tls, "n.toml");
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(none->retention_for("tank/vm").has_value());
+  for (const std::string bad : {"retention = \"24x1q\"\n", "retention = 24\n"}) {
+    auto b = parse_config("host = \"a\"\n" + bad + tls, "b.toml");
+    ASSERT_FALSE(b) << bad;
+    EXPECT_NE(b.error().message.find("retention"), std::string::npos) << b.error().message;
+  }
+  auto f = parse_config(
+      "host = \"a\"\n" + tls + "[[filesystem]]\nname = \"t/x\"\nretention = \"3x1d(keep=none)\"\n",
+      "f.toml");
+  ASSERT_FALSE(f);
+  EXPECT_NE(f.error().message.find("[[filesystem]] #1"), std::string::npos) << f.error().message;
+}
+
+}  // namespace
+}  // namespace zrep
