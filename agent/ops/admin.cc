@@ -253,11 +253,11 @@ Result<control::SnapshotList> Replicator::list_snapshots(const std::string& fs) 
   const props::PropMap& p = managed->begin()->second;
   auto policy = retention_policy(config_, fs, p);
   if (!policy) return policy.error();
-  auto decisions =
-      retention_decisions(zfs_, fs, *policy, std::nullopt, props::get(p, props::kMaster) == "yes");
-  if (!decisions) return decisions.error();
   std::map<std::string, std::string> why;
-  for (const auto& d : *decisions) why[d.name] = d.why;
+  for (const auto& d :
+       retention_decisions(*snaps, *policy, std::nullopt, props::get(p, props::kMaster) == "yes")) {
+    why[d.name] = d.why;
+  }
   control::SnapshotList out;
   out.set_savecount(policy->savecount);
   out.set_grid(policy->grid.text());

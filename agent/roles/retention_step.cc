@@ -28,21 +28,19 @@ Result<RetentionPolicy> retention_policy(const Config& config, const std::string
   return policy;
 }
 
-Result<std::vector<RetentionDecision>> retention_decisions(const Zfs& zfs, const std::string& fs,
-                                                           const RetentionPolicy& policy,
-                                                           std::optional<uint64_t> keep_guid,
-                                                           bool master, uint64_t* keep_out) {
-  auto snaps = zfs.list_snapshots(fs);
-  if (!snaps) return snaps.error();
+std::vector<RetentionDecision> retention_decisions(std::vector<SnapshotInfo> snaps,
+                                                   const RetentionPolicy& policy,
+                                                   std::optional<uint64_t> keep_guid, bool master,
+                                                   uint64_t* keep_out) {
   if (!keep_guid) {
     keep_guid = 0;
-    for (const auto& s : *snaps) {
+    for (const auto& s : snaps) {
       if (parse_zrep_snap(snap_part_of(s.name)) && (!master || s.sent)) keep_guid = s.guid;
     }
   }
   if (keep_out != nullptr) *keep_out = *keep_guid;
   return decide_retention(
-      {std::move(*snaps), policy.savecount, *keep_guid, master, policy.grid, policy.now});
+      {std::move(snaps), policy.savecount, *keep_guid, master, policy.grid, policy.now});
 }
 
 Result<RetentionDone> apply_retention(const Zfs& zfs, const std::string& fs,
@@ -51,9 +49,10 @@ Result<RetentionDone> apply_retention(const Zfs& zfs, const std::string& fs,
   RetentionDone done;
   done.savecount = policy.savecount;
   done.grid = policy.grid.text();
-  auto decisions = retention_decisions(zfs, fs, policy, keep_guid, master, &done.keep_guid);
-  if (!decisions) return decisions.error();
-  for (const auto& d : *decisions) {
+  auto snaps = zfs.list_snapshots(fs);
+  if (!snaps) return snaps.error();
+  for (const auto& d :
+       retention_decisions(std::move(*snaps), policy, keep_guid, master, &done.keep_guid)) {
     if (!d.destroy) continue;
     if (Status s = zfs.destroy_snapshot(d.name); !s) {
       spdlog::warn("{}: retention could not destroy {}: {}", fs, d.name, s.message());

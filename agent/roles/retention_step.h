@@ -41,11 +41,11 @@ struct RetentionDone {
 // `keep_guid` is the newest snapshot both sides hold (0: unknown, then nothing goes); without
 // it, it is derived from this side alone (the master: the newest marked sent; a destination:
 // the newest received). `master`: this host sends fs.
-Result<std::vector<RetentionDecision>> retention_decisions(const Zfs& zfs, const std::string& fs,
-                                                           const RetentionPolicy& policy,
-                                                           std::optional<uint64_t> keep_guid,
-                                                           bool master,
-                                                           uint64_t* keep_out = nullptr);
+// `snaps`: fs's snapshots, oldest first (Zfs::list_snapshots), listed once by the caller.
+std::vector<RetentionDecision> retention_decisions(std::vector<SnapshotInfo> snaps,
+                                                   const RetentionPolicy& policy,
+                                                   std::optional<uint64_t> keep_guid, bool master,
+                                                   uint64_t* keep_out = nullptr);
 
 // Applies the policy: destroys what decide_retention says goes. A snapshot that cannot go (a
 // clone, an admin's hold) is logged and does not stop the others.
